@@ -1,0 +1,143 @@
+"""``session-analyzer``: analyze counseling-session recordings from the command line.
+
+Exit status: 0 on success, 2 when the input or a model cannot be used (one
+clear line on stderr), 1 on an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from models import ModelError
+from pipeline.errors import AnalyzerError
+
+EXIT_BAD_INPUT = 2
+
+
+class StageBars:
+    """One tqdm bar per stage on a terminal; silent otherwise."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bars: dict[str, object] = {}
+
+    def __call__(self, stage: str, done_s: float, total_s: float) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        bar = self._bars.get(stage)
+        if bar is None:
+            bar = tqdm(total=round(total_s), desc=f"{stage:<10}", unit="s", leave=True)
+            self._bars[stage] = bar
+        assert isinstance(bar, tqdm)
+        bar.n = min(round(done_s), bar.total)
+        bar.refresh()
+        if done_s >= total_s:
+            bar.close()
+
+
+def _add_analyze(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    analyze = commands.add_parser(
+        "analyze",
+        help="analyze one recording",
+        description="Transcribe and diarize one recording and write session.json, "
+        "transcript.srt, transcript.vtt and diarization.rttm to --out.",
+    )
+    analyze.add_argument("audio", type=Path, help="audio or video file (wav, mp3, m4a, ogg, ...)")
+    analyze.add_argument("--out", type=Path, required=True, help="output directory")
+    analyze.add_argument(
+        "--model", default="base", help="base, tiny.en, or a local faster-whisper directory"
+    )
+    analyze.add_argument("--language", default=None, help="language code, e.g. en (default: detect)")
+    analyze.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    analyze.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
+    analyze.add_argument("--num-speakers", type=int, default=2, help="known speaker count")
+    analyze.add_argument(
+        "--min-speakers", type=int, default=None, help="lower bound; ignores --num-speakers"
+    )
+    analyze.add_argument(
+        "--max-speakers", type=int, default=None, help="upper bound; ignores --num-speakers"
+    )
+    analyze.add_argument(
+        "--pipeline-dir",
+        default=None,
+        help="a local pyannote pipeline directory to use instead of the built-in one",
+    )
+    analyze.add_argument(
+        "--max-duration-s", type=float, default=4 * 3600.0, help="reject longer recordings"
+    )
+    analyze.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with ``--help`` on every command."""
+    parser = argparse.ArgumentParser(
+        prog="session-analyzer",
+        description="Evidence that a recorded counseling session was client-led.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_analyze(commands)
+    commands.add_parser(
+        "models",
+        help="verify the offline models and prepare the model cache",
+        description="Check every built-in model file against its sha256 and assemble split "
+        "models into the cache. Run once after installation.",
+    )
+    return parser
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    """``analyze``: the speech stages, then the output files."""
+    from pipeline.outputs import write_outputs
+    from pipeline.session import SpeechOptions, analyze_speech
+
+    explicit_bounds = args.min_speakers is not None or args.max_speakers is not None
+    options = SpeechOptions(
+        model=args.model,
+        language=args.language,
+        device=args.device,
+        cpu_threads=args.threads,
+        num_speakers=None if explicit_bounds else args.num_speakers,
+        min_speakers=args.min_speakers,
+        max_speakers=args.max_speakers,
+        pipeline_dir=args.pipeline_dir,
+        max_duration_s=args.max_duration_s,
+    )
+    bars = StageBars(enabled=not args.quiet and sys.stderr.isatty())
+    result = analyze_speech(args.audio, options=options, progress=bars)
+    paths = write_outputs(result, args.out)
+    for kind, path in paths.items():
+        print(f"{kind:<8} {path}")
+    return 0
+
+
+def run_models(_args: argparse.Namespace) -> int:
+    """``models``: resolve and verify every built-in model."""
+    from models.registry import WHISPER_MODELS, resolve_embedding, resolve_segmentation, resolve_whisper
+
+    for resolved in [
+        *(resolve_whisper(name) for name in WHISPER_MODELS),
+        resolve_segmentation(),
+        resolve_embedding(),
+    ]:
+        print(f"ok  {resolved.id:<48} {resolved.path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``session-analyzer`` console script."""
+    args = build_parser().parse_args(argv)
+    handlers = {"analyze": run_analyze, "models": run_models}
+    try:
+        return handlers[args.command](args)
+    except (AnalyzerError, ModelError) as error:
+        print(f"session-analyzer: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

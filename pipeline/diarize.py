@@ -1,0 +1,196 @@
+"""Who spoke when: pyannote.audio's speaker diarization, fully offline.
+
+The default pipeline is pyannote's ``SpeakerDiarization`` built from the
+packaged segmentation-3.0 model and a CAM++ embedding adapter, with
+agglomerative clustering (pyannote's community-1 PLDA is fit to a different
+embedding and is not available offline, so VBx is not used). A user may pass
+their own pyannote pipeline directory (``config.yaml`` with its models)
+instead.
+
+The result holds both pyannote outputs: the overlap-aware diarization (for
+overlap and interruptions) and the exclusive one (for attributing words).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from models.campplus import CampplusEmbedding
+from models.loaders import load_campplus, load_segmentation
+from models.registry import resolve_embedding, resolve_pyannote_pipeline, resolve_segmentation
+from pipeline.errors import DiarizationError
+from pipeline.transcribe import ProgressCallback, choose_device
+from pipeline.types import SAMPLE_RATE_HZ, Audio, Diarization, Turn
+
+# Defaults chosen by measurement (bench/bench_speech.py, docs/benchmarks.md): a 0.5
+# step (5 s hop over 10 s windows) and batches of 32 run ~5x faster than
+# pyannote's 0.1 step with batch 1, at nearly the same DER.
+DEFAULT_SEGMENTATION_STEP = 0.5
+DEFAULT_SEGMENTATION_BATCH_SIZE = 32
+DEFAULT_EMBEDDING_BATCH_SIZE = 32
+
+# Agglomerative clustering for CAM++ cosine distances. With a known speaker
+# count (the default, 2) the threshold only matters for which small clusters
+# are merged; with min/max bounds it decides how many speakers are found.
+DEFAULT_PARAMETERS: dict[str, Any] = {
+    "segmentation": {"min_duration_off": 0.0},
+    "clustering": {"method": "centroid", "min_cluster_size": 12, "threshold": 0.7},
+}
+
+
+def _offline_pipeline_class() -> type:
+    from pyannote.audio.core.inference import Inference
+    from pyannote.audio.pipelines.clustering import Clustering
+    from pyannote.audio.pipelines.speaker_diarization import SpeakerDiarization
+    from pyannote.pipeline.parameter import ParamDict, Uniform
+
+    class OfflineSpeakerDiarization(SpeakerDiarization):  # type: ignore[misc]
+        """``SpeakerDiarization`` wired to local models, never asking for a PLDA.
+
+        pyannote's constructor always resolves a PLDA and an embedding by
+        name, which reaches for the hub; this sets up the same attributes from
+        already-loaded objects instead.
+        """
+
+        def __init__(
+            self,
+            *,
+            segmentation: Any,
+            embedding: CampplusEmbedding,
+            segmentation_step: float,
+            segmentation_batch_size: int,
+            embedding_batch_size: int,
+        ) -> None:
+            super(SpeakerDiarization, self).__init__()  # skip the hub-bound constructor
+            self.legacy = False
+            self.segmentation_model = "pyannote/segmentation-3.0"
+            self.segmentation_step = segmentation_step
+            self.embedding = "campplus"
+            self.embedding_batch_size = embedding_batch_size
+            self.embedding_exclude_overlap = True
+            self.plda = None
+            self._plda = None
+            self.klustering = "AgglomerativeClustering"
+            self.der_variant = {"collar": 0.0, "skip_overlap": False}
+            duration = segmentation.specifications.duration
+            self._segmentation = Inference(
+                segmentation,
+                duration=duration,
+                step=segmentation_step * duration,
+                skip_aggregation=True,
+                batch_size=segmentation_batch_size,
+            )
+            self.segmentation = ParamDict(min_duration_off=Uniform(0.0, 1.0))
+            self._embedding = embedding
+            from pyannote.audio.core.io import Audio as PyannoteAudio
+
+            self._audio = PyannoteAudio(sample_rate=embedding.sample_rate, mono="downmix")
+            self.clustering = Clustering.AgglomerativeClustering.value(metric=embedding.metric)
+            self._expects_num_speakers = self.clustering.expects_num_clusters
+
+    return OfflineSpeakerDiarization
+
+
+@functools.lru_cache(maxsize=4)
+def _default_pipeline(
+    device: str, segmentation_step: float, segmentation_batch_size: int, embedding_batch_size: int
+) -> Any:
+    pipeline = _offline_pipeline_class()(
+        segmentation=load_segmentation(device),
+        embedding=CampplusEmbedding(load_campplus(device), device=device),
+        segmentation_step=segmentation_step,
+        segmentation_batch_size=segmentation_batch_size,
+        embedding_batch_size=embedding_batch_size,
+    )
+    return pipeline.instantiate(DEFAULT_PARAMETERS)
+
+
+@functools.lru_cache(maxsize=2)
+def _user_pipeline(directory: str, device: str) -> Any:
+    from pyannote.audio import Pipeline
+
+    resolved = resolve_pyannote_pipeline(directory)
+    pipeline = Pipeline.from_pretrained(resolved.path)
+    if pipeline is None:
+        raise DiarizationError(f"pyannote could not load the pipeline in {resolved.path}")
+    return pipeline.to(torch.device(device))
+
+
+def _turns(annotation: Any) -> tuple[Turn, ...]:
+    turns = [
+        Turn(start=round(float(s.start), 3), end=round(float(s.end), 3), speaker=str(label))
+        for s, _, label in annotation.itertracks(yield_label=True)
+    ]
+    return tuple(sorted(turns, key=lambda t: (t.start, t.end, t.speaker)))
+
+
+def _progress_hook(progress: ProgressCallback, duration_s: float) -> Callable[..., None]:
+    """Map pyannote's ``hook(step, artifact, completed=, total=)`` calls to seconds done."""
+    weights = {"segmentation": (0.0, 0.2), "embeddings": (0.2, 0.95)}
+
+    def hook(step_name: str, _artifact: Any, *, completed: int | None = None,
+             total: int | None = None, **_: Any) -> None:
+        if step_name in weights and completed is not None and total:
+            low, high = weights[step_name]
+            progress(duration_s * (low + (high - low) * completed / total), duration_s)
+
+    return hook
+
+
+def diarize(
+    audio: Audio,
+    *,
+    num_speakers: int | None = 2,
+    min_speakers: int | None = None,
+    max_speakers: int | None = None,
+    pipeline_dir: str | None = None,
+    device: str = "auto",
+    segmentation_step: float = DEFAULT_SEGMENTATION_STEP,
+    segmentation_batch_size: int = DEFAULT_SEGMENTATION_BATCH_SIZE,
+    embedding_batch_size: int = DEFAULT_EMBEDDING_BATCH_SIZE,
+    progress: ProgressCallback | None = None,
+) -> Diarization:
+    """Diarize a decoded recording.
+
+    Parameters
+    ----------
+    num_speakers
+        Known number of speakers (2 for a counseling session). Pass ``None``
+        and use ``min_speakers``/``max_speakers`` to let clustering decide.
+    pipeline_dir
+        A user's own pyannote pipeline directory (e.g. speaker-diarization-community-1).
+    segmentation_step
+        Hop between 10 s segmentation windows, as a fraction of the window.
+    segmentation_batch_size, embedding_batch_size
+        Inference batch sizes; larger is faster up to memory limits.
+    """
+    chosen_device = choose_device(device)
+    if pipeline_dir is not None:
+        pipeline = _user_pipeline(pipeline_dir, chosen_device)
+        model_id = resolve_pyannote_pipeline(pipeline_dir).id
+    else:
+        pipeline = _default_pipeline(
+            chosen_device, segmentation_step, segmentation_batch_size, embedding_batch_size
+        )
+        model_id = f"{resolve_segmentation().id}+{resolve_embedding().id}"
+    waveform = torch.from_numpy(np.ascontiguousarray(audio.samples))[None]
+    hook = _progress_hook(progress, audio.duration_s) if progress is not None else None
+    options: dict[str, Any] = {"hook": hook}
+    if num_speakers is not None:
+        options["num_speakers"] = num_speakers
+    else:
+        options.update(min_speakers=min_speakers, max_speakers=max_speakers)
+    output = pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE_HZ}, **options)
+    if progress is not None:
+        progress(audio.duration_s, audio.duration_s)
+    turns = _turns(output.speaker_diarization)
+    if not turns:
+        raise DiarizationError("no speech was found in the recording")
+    return Diarization(
+        turns=turns, exclusive=_turns(output.exclusive_speaker_diarization), model=model_id
+    )

@@ -1,0 +1,287 @@
+"""Every threshold the measures and the evidence use, in one frozen dataclass.
+
+Each field has a documented default; ``docs/metrics.md`` explains each one and
+the literature it follows. Pass a modified copy
+(``dataclasses.replace(DEFAULT_METRICS_CONFIG, yield_window_s=1.5)``) to change
+one; the values travel with a result through :meth:`MetricsConfig.to_dict`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+BACKCHANNEL_LEXICON: tuple[str, ...] = (
+    "mm-hmm",
+    "mm hmm",
+    "mmhmm",
+    "mhm",
+    "mm",
+    "mmm",
+    "hmm",
+    "hm",
+    "uh-huh",
+    "uh huh",
+    "uhhuh",
+    "um-hum",
+    "um hum",
+    "uh",
+    "um",
+    "yeah",
+    "yep",
+    "yup",
+    "yes",
+    "okay",
+    "ok",
+    "right",
+    "sure",
+    "i see",
+    "got it",
+    "alright",
+    "all right",
+    "true",
+    "that's true",
+    "that's right",
+    "exactly",
+    "absolutely",
+    "definitely",
+    "of course",
+    "i know",
+    "wow",
+    "oh",
+    "ah",
+)
+"""Words and phrases of listener responses (Ward & Tsukahara 2000), compared
+after :func:`pipeline.measures.tokenize` (lowercase, punctuation removed)."""
+
+QUESTION_FILLERS: tuple[str, ...] = (
+    "so",
+    "and",
+    "but",
+    "well",
+    "now",
+    "then",
+    "okay",
+    "ok",
+    "alright",
+    "right",
+    "yeah",
+    "oh",
+    "um",
+    "uh",
+    "hmm",
+    "mm",
+)
+"""Words skipped at the start of a question before its form is judged."""
+
+OPEN_QUESTION_STARTS: tuple[str, ...] = (
+    "what",
+    "what's",
+    "how",
+    "how's",
+    "why",
+    "how come",
+    "tell me",
+    "describe",
+    "explain",
+    "talk about",
+    "say more",
+    "help me understand",
+    "in what way",
+    "in what ways",
+    "could you tell",
+    "can you tell",
+    "would you tell",
+    "could you describe",
+    "can you describe",
+    "would you describe",
+    "could you explain",
+    "can you explain",
+    "could you say more",
+    "can you say more",
+    "would you say more",
+    "could you talk about",
+    "can you talk about",
+    "would you talk about",
+)
+"""Starts (after fillers) that make a question open."""
+
+CLOSED_QUESTION_STARTS: tuple[str, ...] = (
+    "how many",
+    "how much",
+    "how long",
+    "how often",
+    "how old",
+    "how far",
+    "what time",
+    "what day",
+)
+"""Starts that ask for a number or a fact: closed, though they begin like open ones."""
+
+REFLECTION_STEMS: tuple[str, ...] = (
+    "it sounds like",
+    "sounds like",
+    "it seems",
+    "seems like",
+    "what i'm hearing",
+    "what i am hearing",
+    "what i hear",
+    "i'm hearing",
+    "you're feeling",
+    "you are feeling",
+    "you feel",
+    "you're saying",
+    "you are saying",
+    "you're worried",
+    "you are worried",
+    "you're concerned",
+    "you are concerned",
+    "you're wondering",
+    "you're not sure",
+    "you are not sure",
+    "you've been",
+    "you have been",
+    "you want",
+    "you don't want",
+    "you do not want",
+    "you'd like",
+    "you would like",
+    "you're thinking",
+    "you're ready",
+    "you're not ready",
+    "on one hand",
+    "on the one hand",
+    "on the other hand",
+    "part of you",
+    "important to you",
+    "matters to you",
+)
+"""Phrases that, anywhere in a counselor statement, mark a reflection candidate."""
+
+REFLECTION_OPENERS: tuple[str, ...] = (
+    "so you",
+    "so for you",
+    "so it's",
+    "so it is",
+    "so what you're",
+    "so part of you",
+)
+"""Phrases that mark a reflection candidate only at the start of a statement."""
+
+ADVICE_CUES: tuple[str, ...] = (
+    "you should",
+    "you shouldn't",
+    "you need to",
+    "you have to",
+    "you've got to",
+    "you must",
+    "you ought to",
+    "you'd better",
+    "you had better",
+    "i recommend",
+    "i'd recommend",
+    "i would recommend",
+    "i suggest",
+    "i'd suggest",
+    "i would suggest",
+    "i advise",
+    "my advice",
+    "if i were you",
+    "the best thing",
+    "the best way",
+    "it's important to",
+    "it is important to",
+    "why don't you",
+    "make sure you",
+)
+"""Phrases that mark giving information or advice (MITI's "persuade" family)."""
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Every threshold of the measures and the evidence, with its default.
+
+    Durations are in seconds. Limits named ``max`` in the backchannel test are
+    exclusive: a stretch is short when it lasts *less than* ``backchannel_max_s``
+    or has *fewer than* ``backchannel_max_words`` words.
+    """
+
+    # Floor turns
+    merge_gap_s: float = 1.0
+    """Same-role speech separated by a pause shorter than this is one turn."""
+    monologue_s: float = 60.0
+    """A counselor turn longer than this is counted in ``counselor_turns_over_60s``."""
+
+    # Backchannels
+    backchannel_max_s: float = 1.0
+    """Without transcribed words, a stretch shorter than this is short."""
+    backchannel_max_words: int = 3
+    """With words, a stretch with fewer than this many words is short."""
+    backchannel_lexicon: tuple[str, ...] = BACKCHANNEL_LEXICON
+    """A stretch whose words are all listener responses is short, however long."""
+
+    # Interruptions
+    yield_window_s: float = 2.0
+    """An overlapped speaker who stops within this time of the onset yielded the floor."""
+    terminal_overlap_s: float = 0.5
+    """An overlapped speaker who stops within this time was finishing anyway (not counted)."""
+
+    # Time course
+    window_s: float = 300.0
+    step_s: float = 60.0
+
+    # Counselor speech acts (lexical estimates)
+    question_fillers: tuple[str, ...] = QUESTION_FILLERS
+    open_question_starts: tuple[str, ...] = OPEN_QUESTION_STARTS
+    closed_question_starts: tuple[str, ...] = CLOSED_QUESTION_STARTS
+    reflection_stems: tuple[str, ...] = REFLECTION_STEMS
+    reflection_openers: tuple[str, ...] = REFLECTION_OPENERS
+    advice_cues: tuple[str, ...] = ADVICE_CUES
+
+    # Evidence
+    min_client_share: float = 0.5
+    max_counselor_interruptions_per_10min: float = 1.0
+    max_counselor_monologue_s: float = 60.0
+    min_reflection_to_question_ratio: float = 1.0
+    """MITI 4.2.1: 1.0 is "fair", 2.0 "good"."""
+    min_role_share: float = 0.10
+    """Below this share of speech, a role suggests a broken diarization: inconclusive."""
+    min_role_confidence: float = 0.6
+    """Below this confidence in the role assignment, the verdict is inconclusive."""
+
+    def __post_init__(self) -> None:
+        positive = ("merge_gap_s", "monologue_s", "window_s", "step_s", "yield_window_s")
+        for name in positive:
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"MetricsConfig.{name} must be a positive number, got {value!r}")
+        non_negative = (
+            "backchannel_max_s",
+            "backchannel_max_words",
+            "terminal_overlap_s",
+            "max_counselor_interruptions_per_10min",
+            "max_counselor_monologue_s",
+            "min_reflection_to_question_ratio",
+        )
+        for name in non_negative:
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"MetricsConfig.{name} must be zero or more, got {value!r}")
+        for name in ("min_client_share", "min_role_share", "min_role_confidence"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"MetricsConfig.{name} must lie in [0, 1], got {value!r}")
+        if self.terminal_overlap_s > self.yield_window_s:
+            raise ValueError("MetricsConfig.terminal_overlap_s must not exceed yield_window_s")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as a JSON-serialisable dict (tuples become lists)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
+
+
+DEFAULT_METRICS_CONFIG = MetricsConfig()
+"""The defaults documented in ``docs/metrics.md``."""

@@ -1,0 +1,137 @@
+"""Typed values that cross the boundaries between pipeline stages.
+
+Every stage takes and returns these frozen dataclasses, never generators,
+models or framework objects, so each stage can be called, cached and tested
+alone. Times are seconds from the start of the recording, as floats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+SAMPLE_RATE_HZ = 16_000
+"""Sample rate of every waveform handed between stages."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What we know about a recording file, independent of its samples."""
+
+    path: str
+    sha256: str
+    duration_s: float
+    original_sample_rate_hz: int
+    channels: int
+    container: str
+    codec: str
+
+
+@dataclass(frozen=True, eq=False)
+class Audio:
+    """A decoded recording: 16 kHz mono for the models, channels kept for stereo.
+
+    ``samples`` has shape ``(n,)``; ``channel_samples`` has shape
+    ``(channels, n)`` (one row for a mono file). Both are float32 in [-1, 1].
+    """
+
+    info: AudioInfo
+    samples: npt.NDArray[np.float32]
+    channel_samples: npt.NDArray[np.float32]
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.samples.shape[0]) / SAMPLE_RATE_HZ
+
+
+@dataclass(frozen=True)
+class Word:
+    """One transcribed word with Whisper's timing and confidence (text without surrounding spaces)."""
+
+    start: float
+    end: float
+    text: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class TranscriptSegment:
+    """One Whisper segment: a run of words the decoder emitted together."""
+
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...]
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """The transcription stage's result."""
+
+    language: str
+    language_probability: float
+    segments: tuple[TranscriptSegment, ...]
+    model: str
+
+    @property
+    def words(self) -> tuple[Word, ...]:
+        return tuple(w for s in self.segments for w in s.words)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One speaker speaking over an interval."""
+
+    start: float
+    end: float
+    speaker: str
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Diarization:
+    """Who spoke when.
+
+    ``turns`` is overlap-aware (two speakers may share an instant): use it to
+    count overlap and interruptions. ``exclusive`` gives each instant at most
+    one speaker: use it to attribute words.
+    """
+
+    turns: tuple[Turn, ...]
+    exclusive: tuple[Turn, ...]
+    model: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        return tuple(sorted({t.speaker for t in self.turns}))
+
+
+@dataclass(frozen=True)
+class SpeakerWord:
+    """A transcribed word attributed to one diarized speaker."""
+
+    start: float
+    end: float
+    text: str
+    probability: float
+    speaker: str
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A speaker-homogeneous stretch of transcript (a Whisper segment split at speaker changes)."""
+
+    start: float
+    end: float
+    speaker: str
+    words: tuple[SpeakerWord, ...] = field(default=())
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)

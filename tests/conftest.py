@@ -1,0 +1,43 @@
+"""Shared fixtures: paths to real and synthesized recordings, and signal makers."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import soundfile as sf
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pyannote_sample_dir() -> Path:
+    """pyannote.audio's bundled real two-person phone call (sample.wav/.rttm/.stm)."""
+    spec = importlib.util.find_spec("pyannote.audio")
+    assert spec is not None and spec.submodule_search_locations
+    return Path(next(iter(spec.submodule_search_locations))) / "sample"
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return pyannote_sample_dir()
+
+
+@pytest.fixture(scope="session")
+def fixtures() -> Path:
+    return FIXTURES
+
+
+def tone(
+    duration_s: float, *, frequency_hz: float = 220.0, sample_rate_hz: int = 16_000, level: float = 0.3
+) -> npt.NDArray[np.float32]:
+    """A sine tone: a cheap stand-in for an audible signal."""
+    t = np.arange(int(duration_s * sample_rate_hz)) / sample_rate_hz
+    return (level * np.sin(2 * np.pi * frequency_hz * t)).astype(np.float32)
+
+
+def write_wav(path: Path, samples: npt.NDArray[np.float32], sample_rate_hz: int = 16_000) -> Path:
+    sf.write(path, samples.T if samples.ndim == 2 else samples, sample_rate_hz)
+    return path

@@ -1,0 +1,183 @@
+"""Decoding every common format, and one clear rejection per kind of bad input."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from pipeline.audio import file_sha256, is_silent, load_audio
+from pipeline.errors import (
+    AudioError,
+    CorruptAudioError,
+    EmptyFileError,
+    NotAudioError,
+    SilentAudioError,
+    TooLongError,
+    TooShortError,
+)
+from tests.conftest import tone, write_wav
+
+
+def encode(
+    path: Path, samples: npt.NDArray[np.float32], *, codec: str, rate: int = 48_000
+) -> Path:
+    """Encode a mono or ``(2, n)`` stereo signal with PyAV into ``path``'s container."""
+    stereo = samples.ndim == 2
+    planar = np.atleast_2d(samples).astype(np.float32)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.layout = "stereo" if stereo else "mono"
+        frame_size = 1024
+        for start in range(0, planar.shape[1], frame_size):
+            chunk = np.ascontiguousarray(planar[:, start : start + frame_size])
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=stream.layout.name)
+            frame.sample_rate = rate
+            frame.pts = start
+            frame.time_base = Fraction(1, rate)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "codec"),
+    [
+        ("a.mp3", "libmp3lame"),
+        ("a.m4a", "aac"),
+        ("a.flac", "flac"),
+        ("a.webm", "libopus"),
+        ("a.ogg", "libopus"),
+    ],
+)
+def test_common_formats_decode_to_16k_mono(tmp_path: Path, name: str, codec: str) -> None:
+    path = encode(tmp_path / name, tone(3.0, sample_rate_hz=48_000), codec=codec)
+    audio = load_audio(path)
+    assert audio.info.original_sample_rate_hz == 48_000
+    assert audio.info.channels == 1
+    assert audio.samples.dtype == np.float32
+    assert audio.duration_s == pytest.approx(3.0, abs=0.1)
+    assert audio.info.sha256 == file_sha256(path)
+
+
+def test_wav_keeps_exact_samples_and_metadata(tmp_path: Path) -> None:
+    signal = tone(2.0)
+    path = write_wav(tmp_path / "a.wav", signal)
+    audio = load_audio(path)
+    assert audio.info.duration_s == 2.0
+    assert audio.info.codec == "pcm_s16le"
+    np.testing.assert_allclose(audio.samples, signal, atol=1e-4)
+
+
+def test_stereo_channels_are_kept_and_mixed(tmp_path: Path) -> None:
+    left, right = tone(2.0, frequency_hz=200), np.zeros(32_000, dtype=np.float32)
+    path = write_wav(tmp_path / "s.wav", np.stack([left, right]))
+    audio = load_audio(path)
+    assert audio.info.channels == 2
+    assert audio.channel_samples.shape == (2, 32_000)
+    np.testing.assert_allclose(audio.channel_samples[0], left, atol=1e-4)
+    np.testing.assert_allclose(audio.channel_samples[1], 0.0, atol=1e-4)
+    np.testing.assert_allclose(audio.samples, left / 2, atol=1e-4)
+
+
+def test_resampling_from_44k1(tmp_path: Path) -> None:
+    path = write_wav(tmp_path / "a.wav", tone(2.0, sample_rate_hz=44_100), 44_100)
+    audio = load_audio(path)
+    assert audio.info.original_sample_rate_hz == 44_100
+    assert abs(audio.samples.shape[0] - 32_000) <= 16
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(AudioError, match="no such file"):
+        load_audio(tmp_path / "nope.wav")
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    (tmp_path / "e.wav").write_bytes(b"")
+    with pytest.raises(EmptyFileError, match="file is empty"):
+        load_audio(tmp_path / "e.wav")
+
+
+def test_text_file_is_not_audio(tmp_path: Path) -> None:
+    (tmp_path / "notes.wav").write_text("Session notes, not a recording.\n" * 20)
+    with pytest.raises(NotAudioError, match="not a recognised audio or video file"):
+        load_audio(tmp_path / "notes.wav")
+
+
+def test_too_short(tmp_path: Path) -> None:
+    with pytest.raises(TooShortError, match=r"lasts 0\.50 s; at least 1 s"):
+        load_audio(write_wav(tmp_path / "s.wav", tone(0.5)))
+
+
+def test_too_long_is_rejected_from_the_header(tmp_path: Path) -> None:
+    with pytest.raises(TooLongError, match="over the limit"):
+        load_audio(write_wav(tmp_path / "l.wav", tone(5.0)), max_duration_s=4.0)
+
+
+def test_silence(tmp_path: Path) -> None:
+    with pytest.raises(SilentAudioError, match="recording is silent"):
+        load_audio(write_wav(tmp_path / "z.wav", np.zeros(48_000, dtype=np.float32)))
+
+
+def test_quiet_but_audible_speech_level_is_not_silence() -> None:
+    assert not is_silent(tone(1.0, level=0.01))  # -43 dBFS peak
+    assert is_silent(tone(1.0, level=0.0005))  # -69 dBFS
+
+
+def test_truncated_mp3(tmp_path: Path) -> None:
+    full = encode(tmp_path / "full.mp3", tone(20.0, sample_rate_hz=48_000), codec="libmp3lame")
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size * 2 // 5])
+    with pytest.raises(CorruptAudioError, match="truncated"):
+        load_audio(cut)
+
+
+def test_garbage_after_a_wav_header(tmp_path: Path) -> None:
+    header = write_wav(tmp_path / "h.wav", tone(3.0)).read_bytes()[:44]
+    rng = np.random.default_rng(0)
+    (tmp_path / "bad.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A " + rng.bytes(4000))
+    (tmp_path / "bad.wav").write_bytes(header[:20] + rng.bytes(2000))
+    for name in ("bad.m4a", "bad.wav"):
+        with pytest.raises((NotAudioError, CorruptAudioError)):
+            load_audio(tmp_path / name)
+
+
+FIXTURE_FILES = {
+    "empty.wav": EmptyFileError,
+    "not_audio.wav": NotAudioError,
+    "video_no_audio.mp4": NotAudioError,
+    "truncated.mp3": CorruptAudioError,
+    "corrupt.wav": (NotAudioError, CorruptAudioError),
+    "too_short.wav": TooShortError,
+    "silence.wav": SilentAudioError,
+}
+
+
+@pytest.mark.parametrize(("name", "error"), FIXTURE_FILES.items())
+def test_committed_bad_fixtures_are_rejected(
+    fixtures: Path, name: str, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        load_audio(fixtures / name)
+
+
+@pytest.mark.parametrize(
+    ("name", "channels"),
+    [
+        ("dialogue_client_led.wav", 1),
+        ("dialogue_client_led.mp3", 1),
+        ("dialogue_client_led.ogg", 1),
+        ("dialogue_stereo.wav", 2),
+        ("video_with_audio.mp4", 1),
+    ],
+)
+def test_committed_speech_fixtures_decode(fixtures: Path, name: str, channels: int) -> None:
+    audio = load_audio(fixtures / name)
+    assert audio.info.channels == channels
+    assert audio.duration_s > 10
