@@ -71,6 +71,33 @@ def _add_analyze(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--max-duration-s", type=float, default=4 * 3600.0, help="reject longer recordings"
     )
     analyze.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_role_options(analyze)
+
+
+def _add_role_options(parser: argparse.ArgumentParser) -> None:
+    roles = parser.add_argument_group(
+        "roles", "how to tell the counselor from the client (default: linguistic and turn cues)"
+    ).add_mutually_exclusive_group()
+    roles.add_argument("--counselor", metavar="SPEAKER", help="the counselor's speaker label")
+    roles.add_argument(
+        "--counselor-first", action="store_true", help="the counselor speaks first"
+    )
+    if parser.prog.endswith("analyze"):
+        roles.add_argument(
+            "--counselor-channel",
+            choices=["left", "right"],
+            help="stereo recording with one party per channel: diarize by channel energy",
+        )
+        roles.add_argument(
+            "--enroll",
+            type=Path,
+            metavar="RECORDING",
+            help="a recording of the counselor's voice alone (10-30 s); match by voice",
+        )
+    else:
+        roles.add_argument(
+            "--swap", action="store_true", help="exchange counselor and client"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     _add_analyze(commands)
+    rescore = commands.add_parser(
+        "rescore",
+        help="correct roles and recompute the measures of an analyzed session",
+        description="Re-run roles, measures and evidence from DIR/session.json and rewrite "
+        "every output file. No model runs.",
+    )
+    rescore.add_argument("directory", type=Path, help="an output directory of `analyze`")
+    _add_role_options(rescore)
     commands.add_parser(
         "models",
         help="verify the offline models and prepare the model cache",
@@ -93,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run_analyze(args: argparse.Namespace) -> int:
     """``analyze``: the speech stages, then the output files."""
     from pipeline.outputs import write_outputs
-    from pipeline.session import SpeechOptions, analyze_speech
+    from pipeline.session import SpeechOptions, analyze_speech, role_hint, score, session_document
 
     explicit_bounds = args.min_speakers is not None or args.max_speakers is not None
     options = SpeechOptions(
@@ -106,13 +141,56 @@ def run_analyze(args: argparse.Namespace) -> int:
         max_speakers=args.max_speakers,
         pipeline_dir=args.pipeline_dir,
         max_duration_s=args.max_duration_s,
+        counselor_channel=args.counselor_channel,
+        enrollment=str(args.enroll) if args.enroll else None,
     )
     bars = StageBars(enabled=not args.quiet and sys.stderr.isatty())
     result = analyze_speech(args.audio, options=options, progress=bars)
-    paths = write_outputs(result, args.out)
+    hint = role_hint(
+        counselor=args.counselor,
+        counselor_first=args.counselor_first,
+        counselor_channel=args.counselor_channel,
+        similarities=result.enrollment_similarities,
+    )
+    scored = score(
+        result.diarization.turns,
+        result.utterances,
+        duration_s=result.audio.duration_s,
+        hint=hint,
+        warnings=result.diarization.warnings,
+    )
+    return _report(write_outputs(session_document(result, scored), args.out))
+
+
+def _report(paths: dict[str, Path]) -> int:
+    import json
+
+    document = json.loads(paths["session"].read_text("utf-8"))
+    evidence, roles = document["evidence"], document["roles"]
+    print(
+        f"client-led: {evidence['client_led']}  "
+        f"(counselor {roles['counselor']}, client {roles['client']}, "
+        f"roles by {roles['method']}, confidence {roles['confidence']:.0%})"
+    )
+    for warning in document["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     for kind, path in paths.items():
-        print(f"{kind:<8} {path}")
+        print(f"{kind:<9}{path}")
     return 0
+
+
+def run_rescore(args: argparse.Namespace) -> int:
+    """``rescore``: roles → measures → evidence again from a stored session.json."""
+    from pipeline.outputs import read_document, write_outputs
+    from pipeline.session import rescore_document, role_hint, swap_roles
+
+    document = read_document(args.directory)
+    if args.swap:
+        updated = swap_roles(document)
+    else:
+        hint = role_hint(counselor=args.counselor, counselor_first=args.counselor_first)
+        updated = rescore_document(document, hint=hint)
+    return _report(write_outputs(updated, args.directory))
 
 
 def run_models(_args: argparse.Namespace) -> int:
@@ -131,10 +209,10 @@ def run_models(_args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``session-analyzer`` console script."""
     args = build_parser().parse_args(argv)
-    handlers = {"analyze": run_analyze, "models": run_models}
+    handlers = {"analyze": run_analyze, "rescore": run_rescore, "models": run_models}
     try:
         return handlers[args.command](args)
-    except (AnalyzerError, ModelError) as error:
+    except (AnalyzerError, ModelError, ValueError) as error:
         print(f"session-analyzer: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

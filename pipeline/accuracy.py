@@ -7,10 +7,20 @@ removing punctuation).
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from pipeline.types import Turn
+
+def pyannote_sample_dir() -> Path:
+    """pyannote.audio's bundled real two-person phone call (sample.wav, .rttm, .stm)."""
+    spec = importlib.util.find_spec("pyannote.audio")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("pyannote.audio is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "sample"
+
 
 _PUNCTUATION = re.compile(r"[^\w\s']")
 

@@ -79,7 +79,9 @@ def covered_by_at_least(sets: Sequence[Sequence[Interval]], k: int) -> float:
         raise ValueError("k must be at least 1")
     # At equal times, ends (-1) sort before starts (+1); either order gives the
     # same length because the instant itself has no duration.
-    events = sorted((t, delta) for spans in sets for s, e in spans for t, delta in ((s, 1), (e, -1)))
+    events = sorted(
+        (t, delta) for spans in sets for s, e in spans for t, delta in ((s, 1), (e, -1))
+    )
     covered = 0.0
     depth = 0
     previous = 0.0

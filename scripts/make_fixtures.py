@@ -46,7 +46,7 @@ PEAK = 0.45
 """Peak amplitude of every utterance, so two overlapping voices never clip."""
 
 FADE_S = 0.005
-"""Fade applied at both ends of every utterance (and at a cut point) against clicks."""
+"""Fade applied at both ends of every utterance against clicks."""
 
 CUT_FADE_S = 0.010
 """Fade-out at the point where an interrupted utterance is cut off."""
@@ -277,11 +277,12 @@ def _find_active_window(host: Float32Array, length: int, at_fraction: float) -> 
     hop = SR // 100
     frames = librosa.feature.rms(y=host, frame_length=2 * hop, hop_length=hop, center=False)[0]
     active = frames > float(np.max(frames)) * 10 ** (-30 / 20)
+    n_frames: int = len(frames)
     need = -(-length // hop) + 2  # the window plus a frame of margin on each side
-    first = round(at_fraction * len(frames))
-    for i in [*range(first, len(frames) - need), *range(first - 1, 0, -1)]:
+    first = round(at_fraction * n_frames)
+    for i in [*range(first, n_frames - need), *range(first - 1, 0, -1)]:
         if active[i : i + need].all():
-            return (i + 1) * hop
+            return int((i + 1) * hop)
     raise ValueError("no stretch of continuous speech long enough for the backchannel")
 
 
@@ -406,8 +407,16 @@ BITEXACT = ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags", "+bitexact"
 
 
 def ffmpeg(*args: str | Path) -> None:
-    """Run ffmpeg quietly with bit-exact (reproducible) muxing."""
-    subprocess.run([*FFMPEG, *map(str, args)], check=True)
+    """Run ffmpeg quietly, writing the output (the last argument) with bit-exact muxing.
+
+    String arguments are split on whitespace; paths are passed whole.
+    """
+    *options, output = (part for arg in args for part in _words(arg))
+    subprocess.run([*FFMPEG, *options, *BITEXACT, output], check=True)
+
+
+def _words(arg: str | Path) -> list[str]:
+    return [str(arg)] if isinstance(arg, Path) else arg.split()
 
 
 def noise(shape: tuple[int, ...], level_db: float, seed: int) -> Float32Array:
@@ -562,12 +571,13 @@ ENROLL_TEXT = (
 )
 
 
-def _dialogue_fixture(out: Path, d: Dialogue, check: list[str]) -> Float32Array:
+def _dialogue_fixture(out: Path, d: Dialogue, names: list[str]) -> Float32Array:
+    """Write a mono dialogue with its truth; append its name to ``names``; return its mix."""
     mix = d.render()
     write_wav(out / f"{d.name}.wav", mix)
     record = truth(d, audio_file=f"{d.name}.wav", n_samples=len(mix), channels=1)
     write_truth(out, d.name, record)
-    check.append(d.name)
+    names.append(d.name)
     return mix
 
 
@@ -597,30 +607,8 @@ def build(out: Path) -> None:
 
     # Compressed copies of the client-led dialogue (same audio, same truth file).
     cl_wav = out / "dialogue_client_led.wav"
-    ffmpeg(
-        "-i",
-        cl_wav,
-        "-c:a",
-        "libmp3lame",
-        "-b:a",
-        "48k",
-        "-ac",
-        "1",
-        *BITEXACT,
-        out / "dialogue_client_led.mp3",
-    )
-    ffmpeg(
-        "-i",
-        cl_wav,
-        "-c:a",
-        "libopus",
-        "-b:a",
-        "32k",
-        "-ac",
-        "1",
-        *BITEXACT,
-        out / "dialogue_client_led.ogg",
-    )
+    ffmpeg("-i", cl_wav, "-c:a libmp3lame -b:a 48k -ac 1", out / f"{cl.name}.mp3")
+    ffmpeg("-i", cl_wav, "-c:a libopus -b:a 32k -ac 1", out / f"{cl.name}.ogg")
 
     # Enrollment sample of the counselor's voice (sentences used nowhere else).
     enroll = synth(ENROLL_TEXT, COUNSELOR)
@@ -633,32 +621,12 @@ def build(out: Path) -> None:
         excerpt = Path(tmp) / "excerpt.wav"
         write_wav(excerpt, cl_mix[: excerpt_s * SR])
         ffmpeg(
-            "-f",
-            "lavfi",
-            "-i",
-            f"color=c=black:s=64x64:r=5:d={excerpt_s}",
+            f"-f lavfi -i color=c=black:s=64x64:r=5:d={excerpt_s}",
             "-i",
             excerpt,
-            "-map",
-            "0:v",
-            "-map",
-            "1:a",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryslow",
-            "-crf",
-            "40",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "48k",
-            "-shortest",
-            "-movflags",
-            "+faststart",
-            *BITEXACT,
+            "-map 0:v -map 1:a",
+            "-c:v libx264 -preset veryslow -crf 40 -pix_fmt yuv420p",
+            "-c:a aac -b:a 48k -shortest -movflags +faststart",
             out / "video_with_audio.mp4",
         )
     record = truth(
@@ -671,16 +639,7 @@ def build(out: Path) -> None:
     )
     write_truth(out, "video_with_audio", record)
     ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        "color=c=blue:s=64x64:r=5:d=2",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-an",
-        *BITEXACT,
+        "-f lavfi -i color=c=blue:s=64x64:r=5:d=2 -c:v libx264 -pix_fmt yuv420p -an",
         out / "video_no_audio.mp4",
     )
 
@@ -691,7 +650,7 @@ def build(out: Path) -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         whole = Path(tmp) / "whole.mp3"
-        ffmpeg("-i", cl_wav, "-t", "12", "-c:a", "libmp3lame", "-b:a", "48k", *BITEXACT, whole)
+        ffmpeg("-i", cl_wav, "-t 12 -c:a libmp3lame -b:a 48k -ac 1", whole)
         data = whole.read_bytes()
         (out / "truncated.mp3").write_bytes(data[: int(len(data) * 0.4)])
     rng = np.random.default_rng(7)

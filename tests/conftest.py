@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -10,14 +9,9 @@ import numpy.typing as npt
 import pytest
 import soundfile as sf
 
+from pipeline.accuracy import pyannote_sample_dir
+
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def pyannote_sample_dir() -> Path:
-    """pyannote.audio's bundled real two-person phone call (sample.wav/.rttm/.stm)."""
-    spec = importlib.util.find_spec("pyannote.audio")
-    assert spec is not None and spec.submodule_search_locations
-    return Path(next(iter(spec.submodule_search_locations))) / "sample"
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,425 @@
+"""HTML and Markdown reports of a session: content, escaping, self-containment, edge cases."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pipeline.report import (
+    MAX_TICKS,
+    VERDICT_COLOURS,
+    _clock,
+    _ticks,
+    render_html,
+    render_markdown,
+)
+from tests.report_example import example_document
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def document() -> dict[str, Any]:
+    return example_document()
+
+
+@pytest.fixture
+def html(document: dict[str, Any]) -> str:
+    return render_html(document)
+
+
+def test_verdict_is_shown_in_plain_words(html: str) -> None:
+    assert "Client-led: no" in html
+    assert 'data-verdict="no"' in html
+    assert VERDICT_COLOURS["no"] in html
+
+
+@pytest.mark.parametrize("verdict", ["yes", "no", "inconclusive"])
+def test_each_verdict_has_its_colour(document: dict[str, Any], verdict: str) -> None:
+    document["evidence"]["client_led"] = verdict
+    html = render_html(document)
+    assert f"Client-led: {verdict}" in html
+    assert f"--verdict:{VERDICT_COLOURS[verdict]}" in html
+
+
+def test_reasons_and_every_criterion_are_listed(document: dict[str, Any], html: str) -> None:
+    for reason in document["evidence"]["reasons"]:
+        assert reason in html
+    for criterion in document["evidence"]["criteria"]:
+        assert f"<code>{criterion['name']}</code>" in html
+    assert html.count('class="num pass"') == 4
+    assert html.count('class="num fail"') == 1
+    assert "≤ 1.00" in html  # interruption threshold with its comparison
+    assert "≥ 50.0%" in html  # client share threshold, shown as a share
+
+
+def test_roles_are_shown(html: str) -> None:
+    assert "<dt>Counselor</dt><dd>SPEAKER_00</dd>" in html
+    assert "<dt>Client</dt><dd>SPEAKER_01</dd>" in html
+    assert "<dd>auto</dd>" in html
+    assert "<dd>87%</dd>" in html
+    assert 'class="warnings"' not in html
+
+
+def test_talk_time_shows_seconds_and_shares(html: str) -> None:
+    assert "Counselor 35.7%" in html
+    assert "Client 64.3%" in html
+    assert "59.7 s · 35.7%" in html
+    assert "107.4 s · 64.3%" in html
+    assert "Silence 16.1 s" in html
+    assert "Overlapping speech 3.2 s" in html
+    assert "talk ratio 1.80" in html
+
+
+def test_key_numbers_label_lexical_counts_as_estimates(html: str) -> None:
+    assert "1 (3.3 per 10 min)" in html
+    assert "0 (0.0 per 10 min)" in html
+    assert '<td>Counselor questions, open / closed (estimate)</td><td class="num">2 / 2' in html
+    assert '<td>Counselor reflections (estimate)</td><td class="num">4</td>' in html
+    assert '<td>Reflection-to-question ratio (estimate)</td><td class="num">1.00</td>' in html
+    assert '<td>Longest counselor monologue</td><td class="num">14.2 s</td>' in html
+
+
+def test_timeline_has_one_rect_per_segment(document: dict[str, Any], html: str) -> None:
+    starts = re.findall(
+        r'<rect class="seg (?:counselor|client|other)"[^>]*data-start="([\d.]+)"', html
+    )
+    assert starts == [f"{s['start']:.3f}" for s in document["segments"]]
+
+
+def test_one_marker_per_interruption_event(document: dict[str, Any], html: str) -> None:
+    markers = re.findall(r'<g class="intr (\w+)" id="intr-(\d+)" data-start="([\d.]+)">', html)
+    assert markers == [("interruption", "0", "48.900"), ("attempt", "1", "105.200")]
+    assert "<title>00:48 counselor interrupts client</title>" in html
+    # The marker links to the counselor's line that starts the interruption.
+    assert '<a href="#t-6">' in html
+    assert document["utterances"][6]["start"] == 48.9
+
+
+def test_time_axis_has_mm_ss_ticks(html: str) -> None:
+    ticks = re.findall(r'class="tick">([^<]+)</text>', html)
+    # Two charts, each 00:00 to 03:00 every 30 seconds.
+    expected = ["00:00", "00:30", "01:00", "01:30", "02:00", "02:30", "03:00"]
+    assert ticks == expected * 2
+
+
+def test_time_course_has_a_line_and_a_dashed_50_percent_line(html: str) -> None:
+    assert html.count('class="course"') == 1
+    assert html.count("<circle") == 5
+    assert 'stroke-dasharray="6 4" class="ref50"' in html
+
+
+def test_a_window_without_speech_breaks_the_line(document: dict[str, Any]) -> None:
+    document["metrics"]["time_course"]["windows"][2]["client_share"] = None
+    html = render_html(document)
+    assert html.count('class="course"') == 2
+    assert html.count("<circle") == 4
+
+
+def test_transcript_lines_carry_their_start_and_an_id(document: dict[str, Any], html: str) -> None:
+    for i, utterance in enumerate(document["utterances"]):
+        assert f'id="t-{i}" data-start="{utterance["start"]:.3f}"' in html
+    assert (
+        '<p class="counselor" id="t-0" data-start="0.800" title="SPEAKER_00">'
+        '<span class="ts">[00:00]</span><span class="who">Counselor</span> '
+        "Thanks for coming in today. What would you like to talk about?</p>"
+    ) in html
+    assert '<span class="ts">[00:07]</span><span class="who">Client</span>' in html
+
+
+def test_footer_has_provenance_and_a_privacy_notice(html: str) -> None:
+    footer = html[html.index("<footer>") :]
+    assert "session_2024-05-14_client-17.wav" in footer
+    assert "03:00 (180.0 s)" in footer
+    assert "3f5a9c0e7b21…" in footer
+    assert "3f5a9c0e7b21d" not in footer
+    assert "faster-whisper-base@d01c3014881c" in footer
+    assert "campplus-sv-zh-en-common@92f29b94e694" in footer
+    assert "<dt>Schema version</dt><dd>1.0</dd>" in footer
+    assert "Generated by session-analyzer" in footer
+    assert "authorised" in footer
+
+
+def test_html_is_self_contained(html: str) -> None:
+    assert "http://" not in html
+    assert "https://" not in html
+    assert "<link" not in html
+    assert "src=" not in html
+    assert "<script" not in html
+    assert "@import" not in html
+    assert all(ref.startswith("#") for ref in re.findall(r"url\(([^)]*)\)", html))
+    assert all(ref.startswith("#") for ref in re.findall(r'href="([^"]*)"', html))
+    assert "default-src 'none'" in html
+
+
+INJECTIONS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "utterance text": lambda d: d["utterances"][0].update(text=SCRIPT),
+    "speaker label": lambda d: d["utterances"][1].update(speaker=SCRIPT),
+    "file name": lambda d: d["audio"].update(file_name=SCRIPT),
+    "reason": lambda d: d["evidence"]["reasons"].append(SCRIPT),
+    "criterion": lambda d: d["evidence"]["criteria"][0].update(name=SCRIPT, description=SCRIPT),
+    "verdict": lambda d: d["evidence"].update(client_led=SCRIPT),
+    "warning": lambda d: d["warnings"].append(SCRIPT),
+    "role": lambda d: d["roles"].update(counselor=SCRIPT, method=SCRIPT),
+    "model": lambda d: d["models"].update(transcription=SCRIPT),
+    "event": lambda d: d["metrics"]["interruptions"]["events"][0].update(interrupter=SCRIPT),
+    "segment": lambda d: d["segments"][0].update(speaker=SCRIPT, role=SCRIPT),
+}
+
+
+@pytest.mark.parametrize("inject", INJECTIONS.values(), ids=INJECTIONS.keys())
+def test_document_text_is_escaped(
+    document: dict[str, Any], inject: Callable[[dict[str, Any]], None]
+) -> None:
+    inject(document)
+    html = render_html(document)
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    markdown = render_markdown(document)
+    assert "<script" not in markdown
+
+
+def test_transcript_text_is_escaped_exactly(document: dict[str, Any]) -> None:
+    document["utterances"][0]["text"] = f'{SCRIPT} & "quotes"'
+    html = render_html(document)
+    assert (
+        '<span class="who">Counselor</span> '
+        "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot;</p>"
+    ) in html
+
+
+def test_warnings_are_prominent(document: dict[str, Any]) -> None:
+    document["roles"]["confidence"] = 0.42
+    document["roles"]["warnings"] = ["Both speakers asked many questions."]
+    document["warnings"] = ["Audio is clipped in places."]
+    html = render_html(document)
+    box = html[html.index('class="warnings"') : html.index("</ul></div>")]
+    assert "Both speakers asked many questions." in box
+    assert "Audio is clipped in places." in box
+    assert "Low confidence (42%)" in box
+    assert "<dd>42%</dd>" in html
+    markdown = render_markdown(document)
+    assert "- **Low confidence (42%)" in markdown
+    assert "- **Audio is clipped in places.**" in markdown
+
+
+def test_other_speakers_get_their_own_lane(document: dict[str, Any]) -> None:
+    document["segments"].append(
+        {"start": 170.0, "end": 172.0, "speaker": "SPEAKER_02", "role": "other"}
+    )
+    document["utterances"].append(
+        {
+            "start": 170.0,
+            "end": 172.0,
+            "speaker": "SPEAKER_02",
+            "role": None,
+            "text": "Sorry, wrong room.",
+        }
+    )
+    document["roles"]["others"] = ["SPEAKER_02"]
+    html = render_html(document)
+    assert html.count('<rect class="seg other"') == 1
+    assert html.count('<rect class="lane"') == 3
+    assert '<p class="other" id="t-21" data-start="170.000" title="SPEAKER_02">' in html
+    assert '<span class="who">Other (SPEAKER_02)</span>' in html
+    assert "<dt>Other speakers</dt><dd>SPEAKER_02</dd>" in html
+
+
+def test_rendering_does_not_change_the_document(document: dict[str, Any]) -> None:
+    before = copy.deepcopy(document)
+    render_html(document)
+    render_markdown(document)
+    assert document == before
+
+
+def _no_utterances(d: dict[str, Any]) -> None:
+    d["utterances"] = []
+    d["words"] = []
+
+
+def _no_interruptions(d: dict[str, Any]) -> None:
+    d["metrics"]["interruptions"] = {"events": []}
+
+
+def _null_ratios(d: dict[str, Any]) -> None:
+    d["metrics"]["talk_ratio_client_to_counselor"] = None
+    d["metrics"]["reflection_to_question_ratio"] = None
+    for criterion in d["evidence"]["criteria"]:
+        criterion.update(value=None, passed=None)
+
+
+def _zero_duration(d: dict[str, Any]) -> None:
+    d["audio"]["duration_s"] = 0.0
+    d["segments"] = []
+    d["utterances"] = []
+    for role in ("counselor", "client"):
+        d["metrics"][role] = {"speech_s": 0.0, "share": None, "turns": 0, "words": 0}
+    d["metrics"]["time_course"] = {"windows": []}
+
+
+def _bare_metrics(d: dict[str, Any]) -> None:
+    d["metrics"] = {"counselor": {}, "client": {}}
+    d["evidence"] = {"client_led": "inconclusive"}
+    for key in ("models", "language", "speakers", "words", "warnings"):
+        del d[key]
+    d["roles"] = {}
+
+
+def _odd_values(d: dict[str, Any]) -> None:
+    d["audio"]["duration_s"] = None
+    d["metrics"]["counselor"]["share"] = float("nan")
+    d["metrics"]["interruptions"]["events"][0]["start"] = None
+    d["metrics"]["time_course"]["windows"] = [{"start": 0.0, "end": 60.0, "client_share": None}]
+    d["evidence"]["criteria"][0]["threshold"] = None
+    d["evidence"]["criteria"][1]["comparison"] = None
+    d["utterances"][0]["text"] = None
+
+
+EDGE_CASES: dict[str, Callable[[dict[str, Any]], None]] = {
+    "no utterances": _no_utterances,
+    "no interruptions": _no_interruptions,
+    "null ratios": _null_ratios,
+    "zero duration": _zero_duration,
+    "bare metrics": _bare_metrics,
+    "odd values": _odd_values,
+}
+
+
+@pytest.mark.parametrize("mutate", EDGE_CASES.values(), ids=EDGE_CASES.keys())
+def test_incomplete_documents_render(
+    document: dict[str, Any], mutate: Callable[[dict[str, Any]], None]
+) -> None:
+    mutate(document)
+    html = render_html(document)
+    markdown = render_markdown(document)
+    assert html.startswith("<!DOCTYPE html>")
+    assert html.rstrip().endswith("</html>")
+    assert "## Criteria" in markdown
+    assert "nan" not in html.lower().replace("nance", "")  # no "nan%" from a NaN share
+
+
+def test_missing_values_show_a_dash(document: dict[str, Any]) -> None:
+    _null_ratios(document)
+    html = render_html(document)
+    assert '<td class="num">—</td><td class="num">≤ 1.00</td><td class="num na"' in html
+    assert "talk ratio —" in html
+    assert "| counselor\\_interruptions\\_per\\_10min | — | ≤ 1.00 | — |" in (
+        render_markdown(document)
+    )
+
+
+def test_empty_parts_say_so(document: dict[str, Any]) -> None:
+    _no_utterances(document)
+    _no_interruptions(document)
+    _zero_duration(document)
+    html = render_html(document)
+    assert "No speech was transcribed." in html
+    assert "No interruptions or overlap attempts were detected." in html
+    assert "No speech detected" in html
+    assert "Not enough speech for a time course" in html
+    assert 'class="intr' not in html
+    assert 'class="seg' not in html
+
+
+def test_a_long_transcript_renders(document: dict[str, Any]) -> None:
+    document["utterances"] = [
+        {
+            "start": i * 1.5,
+            "end": i * 1.5 + 1.2,
+            "speaker": "SPEAKER_01",
+            "role": "client",
+            "text": f"Sentence number {i}.",
+        }
+        for i in range(5000)
+    ]
+    document["audio"]["duration_s"] = 7500.0
+    html = render_html(document)
+    assert html.count('<p class="client" id="t-') == 5000
+    assert 'id="t-4999" data-start="7498.500"' in html
+    assert '<span class="ts">[2:04:58]</span>' in html
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.0, "00:00"),
+        (59.99, "00:59"),
+        (61.0, "01:01"),
+        (3599.0, "59:59"),
+        (3661.0, "1:01:01"),
+        (-3.0, "00:00"),
+        (None, "—"),
+    ],
+)
+def test_clock(seconds: float | None, text: str) -> None:
+    assert _clock(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("duration_s", "step_s"),
+    [(60.0, 10), (180.0, 30), (600.0, 60), (1800.0, 300), (3600.0, 600), (7200.0, 900)],
+)
+def test_time_ticks_are_few_and_round(duration_s: float, step_s: int) -> None:
+    ticks = _ticks(duration_s)
+    assert ticks[0] == 0.0
+    assert len(ticks) <= MAX_TICKS + 1
+    assert ticks[1] - ticks[0] == step_s
+
+
+def test_markdown_has_the_same_content(document: dict[str, Any]) -> None:
+    markdown = render_markdown(document)
+    assert markdown.startswith("# Session report: session\\_2024-05-14\\_client-17.wav\n")
+    assert "## Client-led: no" in markdown
+    assert "- The counselor interrupted the client 3.3 times per 10 minutes (limit 1.0)." in (
+        markdown
+    )
+    assert "| Criterion | Value | Threshold | Passed |\n| --- | ---: | ---: | ---: |" in markdown
+    assert "| client\\_share | 64.3% | ≥ 50.0% | ✓ |" in markdown
+    assert "| counselor\\_interruptions\\_per\\_10min | 3.33 | ≤ 1.00 | ✗ |" in markdown
+    assert "| Speech time | 59.7 s | 107.4 s |" in markdown
+    assert "| Counselor reflections (estimate) | 4 |" in markdown
+    assert "- 00:48 counselor interrupts client\n" in markdown
+    assert "- 01:45 counselor talks over client (overlap attempt, no floor taken)" in markdown
+    assert (
+        "**[00:00] Counselor:** Thanks for coming in today. What would you like to talk about?"
+        in markdown
+    )
+    assert "**[00:07] Client:** Well, my doctor says" in markdown
+    assert markdown.count("**[") == len(document["utterances"])
+    assert "- SHA-256: 3f5a9c0e7b21…" in markdown
+    assert "authorised" in markdown
+
+
+def test_markdown_escapes_document_text(document: dict[str, Any]) -> None:
+    document["utterances"][0]["text"] = f"{SCRIPT} *bold* | pipe"
+    markdown = render_markdown(document)
+    assert (
+        "**[00:00] Counselor:** &lt;script&gt;alert(1)&lt;/script&gt; \\*bold\\* \\| pipe"
+        in markdown
+    )
+
+
+def test_lexical_counts_are_read_as_total_or_count(document: dict[str, Any]) -> None:
+    document["metrics"]["reflections"] = {"count": 7, "estimate": True}
+    document["metrics"]["advice_cues"] = {"total": 2, "estimate": True}
+    html = render_html(document)
+    assert '<td>Counselor reflections (estimate)</td><td class="num">7</td>' in html
+    assert '<td>Advice or persuasion cues (estimate)</td><td class="num">2</td>' in html
+
+
+def test_overlap_attempts_and_other_speech_are_shown(document: dict[str, Any]) -> None:
+    document["metrics"]["other_speech_s"] = 4.5
+    html = render_html(document)
+    assert '<td>Overlap attempts (no floor taken)</td><td class="num">1</td>' in html
+    assert "Other speakers 4.5 s" in html
+    assert "Other speakers" not in render_html(example_document())
+
+
+def test_the_example_is_a_valid_session_document(document: dict[str, Any]) -> None:
+    from pipeline.schema import validate_document
+
+    validate_document(document)
