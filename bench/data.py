@@ -34,6 +34,13 @@ def load_truth(name: str) -> dict[str, Any]:
     return truth
 
 
+def _shifted(item: dict[str, Any], offset_s: float) -> dict[str, Any]:
+    moved = {**item, "start": item["start"] + offset_s}
+    if "end" in item:
+        moved["end"] = item["end"] + offset_s
+    return moved
+
+
 def build_long_session(target: Path, *, duration_s: float = 600.0) -> TruthSession:
     """Concatenate the two dialogues until ``duration_s``; write the wav and return its truth."""
     parts = ["dialogue_client_led", "dialogue_counselor_led"]
@@ -48,14 +55,9 @@ def build_long_session(target: Path, *, duration_s: float = 600.0) -> TruthSessi
         samples, rate = sf.read(FIXTURES / f"{name}.wav", dtype="float32")
         assert rate == SAMPLE_RATE_HZ
         truth = load_truth(name)
-        shift = lambda item, o=offset: {
-            **item,
-            "start": item["start"] + o,
-            **({"end": item["end"] + o} if "end" in item else {}),
-        }  # noqa: E731
-        segments += [shift(s) for s in truth["segments"]]
-        interruptions += [shift(i) for i in truth["interruptions"]]
-        backchannels += [shift(b) for b in truth["backchannels"]]
+        segments += [_shifted(s, offset) for s in truth["segments"]]
+        interruptions += [_shifted(i, offset) for i in truth["interruptions"]]
+        backchannels += [_shifted(b, offset) for b in truth["backchannels"]]
         pieces += [samples, np.zeros(int(PAUSE_S * SAMPLE_RATE_HZ), dtype=np.float32)]
         offset += samples.shape[0] / SAMPLE_RATE_HZ + PAUSE_S
         index += 1

@@ -44,7 +44,10 @@ TRANSCRIBE_CONFIGS = {
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
+
+    def line(row: list[str]) -> str:
+        return "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))
+
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 

@@ -52,7 +52,9 @@ def _add_analyze(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     analyze.add_argument(
         "--model", default="base", help="base, tiny.en, or a local faster-whisper directory"
     )
-    analyze.add_argument("--language", default=None, help="language code, e.g. en (default: detect)")
+    analyze.add_argument(
+        "--language", default=None, help="language code, e.g. en (default: detect)"
+    )
     analyze.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     analyze.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
     analyze.add_argument("--num-speakers", type=int, default=2, help="known speaker count")
@@ -79,9 +81,7 @@ def _add_role_options(parser: argparse.ArgumentParser) -> None:
         "roles", "how to tell the counselor from the client (default: linguistic and turn cues)"
     ).add_mutually_exclusive_group()
     roles.add_argument("--counselor", metavar="SPEAKER", help="the counselor's speaker label")
-    roles.add_argument(
-        "--counselor-first", action="store_true", help="the counselor speaks first"
-    )
+    roles.add_argument("--counselor-first", action="store_true", help="the counselor speaks first")
     if parser.prog.endswith("analyze"):
         roles.add_argument(
             "--counselor-channel",
@@ -95,9 +95,7 @@ def _add_role_options(parser: argparse.ArgumentParser) -> None:
             help="a recording of the counselor's voice alone (10-30 s); match by voice",
         )
     else:
-        roles.add_argument(
-            "--swap", action="store_true", help="exchange counselor and client"
-        )
+        roles.add_argument("--swap", action="store_true", help="exchange counselor and client")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,7 +193,12 @@ def run_rescore(args: argparse.Namespace) -> int:
 
 def run_models(_args: argparse.Namespace) -> int:
     """``models``: resolve and verify every built-in model."""
-    from models.registry import WHISPER_MODELS, resolve_embedding, resolve_segmentation, resolve_whisper
+    from models.registry import (
+        WHISPER_MODELS,
+        resolve_embedding,
+        resolve_segmentation,
+        resolve_whisper,
+    )
 
     for resolved in [
         *(resolve_whisper(name) for name in WHISPER_MODELS),

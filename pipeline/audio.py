@@ -43,7 +43,9 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _declared_duration_s(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
+def _declared_duration_s(
+    container: av.container.InputContainer, stream: av.AudioStream
+) -> float | None:
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:
@@ -80,7 +82,9 @@ def _decode(
             chunks.append(out.to_ndarray().astype(np.float32, copy=False))
     except av.error.FFmpegError as error:
         if not chunks:
-            raise CorruptAudioError(f"{name}: audio data cannot be decoded ({error.strerror})") from error
+            raise CorruptAudioError(
+                f"{name}: audio data cannot be decoded ({error.strerror})"
+            ) from error
         raise CorruptAudioError(
             f"{name}: audio data is corrupt after {decoded / SAMPLE_RATE_HZ:.1f} s ({error.strerror})"
         ) from error
@@ -89,7 +93,9 @@ def _decode(
     return np.concatenate(chunks, axis=1)
 
 
-def is_silent(samples: npt.NDArray[np.float32], *, silence_dbfs: float = DEFAULT_SILENCE_DBFS) -> bool:
+def is_silent(
+    samples: npt.NDArray[np.float32], *, silence_dbfs: float = DEFAULT_SILENCE_DBFS
+) -> bool:
     """True when no 64 ms frame reaches ``silence_dbfs`` RMS (dB relative to full scale)."""
     rms = librosa.feature.rms(y=samples, frame_length=1024, hop_length=512, center=False)
     loudest = float(np.max(rms)) if rms.size else 0.0
@@ -165,5 +171,7 @@ def load_audio(
         )
     samples = channel_samples.mean(axis=0).astype(np.float32)
     if is_silent(samples, silence_dbfs=silence_dbfs):
-        raise SilentAudioError(f"{name}: recording is silent (no sound above {silence_dbfs:g} dBFS)")
+        raise SilentAudioError(
+            f"{name}: recording is silent (no sound above {silence_dbfs:g} dBFS)"
+        )
     return Audio(info=info, samples=samples, channel_samples=channel_samples)

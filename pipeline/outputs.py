@@ -7,7 +7,6 @@ corrected) rewrites all of them consistently without running a model.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +32,7 @@ def write_atomic(path: Path, text: str) -> Path:
         "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
     ) as handle:
         handle.write(text)
-    os.replace(handle.name, path)
+    Path(handle.name).replace(path)
     return path
 
 

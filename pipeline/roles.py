@@ -190,7 +190,7 @@ def assign_roles(
         )
     if hint.counselor is not None and hint.counselor not in ranked:
         raise ValueError(
-            f"speaker {hint.counselor!r} is not in this recording; choose one of {', '.join(ranked)}"
+            f"speaker {hint.counselor!r} is not in this recording; choose one of {', '.join(sorted(ranked))}"
         )
     if len(ranked) < 2:
         warnings.append(
@@ -202,15 +202,16 @@ def assign_roles(
         return RoleAssignment(counselor, client, hint.method, 0.0, (), {}, tuple(warnings))
 
     pair = ranked[:2]
+    cues: dict[str, Any] = {}
     if hint.method in ("explicit", "channel") and hint.counselor in ranked:
         counselor = hint.counselor
         if counselor not in pair:  # the user named a minor speaker: keep them and the top other
             pair = [counselor, next(s for s in ranked if s != counselor)]
-        confidence, cues = 1.0, {}
+        confidence = 1.0
     elif hint.method == "first-speaker":
         counselor, _ = _first_and_last(turns, pair)
         assert counselor is not None
-        confidence, cues = 1.0, {}
+        confidence = 1.0
     elif hint.method == "enrollment":
         chosen, confidence, enrollment_warnings = _enrollment(hint.similarities, *pair)
         warnings += enrollment_warnings

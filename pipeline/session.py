@@ -137,7 +137,9 @@ def analyze_speech(
             device=choose_device(options.device),
         )
     progress("attribute", audio.duration_s, audio.duration_s)
-    return SpeechResult(audio.info, transcript, diarization, words, utterances, options, similarities)
+    return SpeechResult(
+        audio.info, transcript, diarization, words, utterances, options, similarities
+    )
 
 
 def role_hint(
@@ -151,7 +153,9 @@ def role_hint(
     if counselor is not None:
         return RoleHint("explicit", counselor=counselor)
     if counselor_channel is not None:
-        return RoleHint("channel", counselor=CHANNEL_LABELS[("left", "right").index(counselor_channel)])
+        return RoleHint(
+            "channel", counselor=CHANNEL_LABELS[("left", "right").index(counselor_channel)]
+        )
     if counselor_first:
         return RoleHint("first-speaker")
     if similarities is not None:

@@ -25,7 +25,11 @@ def fixtures() -> Path:
 
 
 def tone(
-    duration_s: float, *, frequency_hz: float = 220.0, sample_rate_hz: int = 16_000, level: float = 0.3
+    duration_s: float,
+    *,
+    frequency_hz: float = 220.0,
+    sample_rate_hz: int = 16_000,
+    level: float = 0.3,
 ) -> npt.NDArray[np.float32]:
     """A sine tone: a cheap stand-in for an audible signal."""
     t = np.arange(int(duration_s * sample_rate_hz)) / sample_rate_hz

@@ -41,9 +41,17 @@ def test_no_turns_is_an_error() -> None:
 
 def test_a_segment_is_split_where_the_speaker_changes() -> None:
     segment = TranscriptSegment(
-        0.0, 4.0, "so how are you fine thanks",
-        (w(0.1, 0.4, "so"), w(0.5, 0.9, "how"), w(1.0, 1.4, "are"), w(1.5, 1.9, "you?"),
-         w(2.2, 2.6, "Fine"), w(2.7, 3.5, "thanks.")),
+        0.0,
+        4.0,
+        "so how are you fine thanks",
+        (
+            w(0.1, 0.4, "so"),
+            w(0.5, 0.9, "how"),
+            w(1.0, 1.4, "are"),
+            w(1.5, 1.9, "you?"),
+            w(2.2, 2.6, "Fine"),
+            w(2.7, 3.5, "thanks."),
+        ),
     )
     words, utterances = build_utterances(Transcript("en", 1.0, (segment,), "m"), TURNS)
     assert [x.speaker for x in words] == ["A", "A", "A", "A", "B", "B"]

@@ -23,9 +23,7 @@ from pipeline.errors import (
 from tests.conftest import tone, write_wav
 
 
-def encode(
-    path: Path, samples: npt.NDArray[np.float32], *, codec: str, rate: int = 48_000
-) -> Path:
+def encode(path: Path, samples: npt.NDArray[np.float32], *, codec: str, rate: int = 48_000) -> Path:
     """Encode a mono or ``(2, n)`` stereo signal with PyAV into ``path``'s container."""
     stereo = samples.ndim == 2
     planar = np.atleast_2d(samples).astype(np.float32)

@@ -35,7 +35,9 @@ def test_tiny_en_resolves_to_the_packaged_directory() -> None:
     assert resolved.id == "faster-whisper-tiny.en@1a5afae06a4d"
 
 
-def test_base_is_assembled_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_base_is_assembled_once_into_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(registry.MODEL_CACHE_ENV, str(tmp_path))
     resolved = resolve_whisper("base")
     model_bin = tmp_path / "faster-whisper-base" / "model.bin"
@@ -77,7 +79,7 @@ def test_missing_file_inside_an_installed_package() -> None:
 def test_local_whisper_directory_without_tokenizer_is_refused(tmp_path: Path) -> None:
     (tmp_path / "model.bin").write_bytes(b"x")
     (tmp_path / "config.json").write_text("{}")
-    with pytest.raises(ModelNotInstalledError, match="missing tokenizer.json"):
+    with pytest.raises(ModelNotInstalledError, match=r"missing tokenizer\.json"):
         resolve_whisper(str(tmp_path))
 
 
@@ -98,7 +100,7 @@ def test_hub_names_need_an_explicit_opt_in(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_pyannote_pipeline_directory_needs_a_config(tmp_path: Path) -> None:
-    with pytest.raises(UnknownModelError, match="no config.yaml"):
+    with pytest.raises(UnknownModelError, match=r"no config\.yaml"):
         resolve_pyannote_pipeline(str(tmp_path))
     (tmp_path / "config.yaml").write_text("pipeline: {}\n")
     assert resolve_pyannote_pipeline(str(tmp_path)).source == "local"

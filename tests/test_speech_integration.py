@@ -6,6 +6,7 @@ and a timed transcript; the bounds below are the product's accuracy targets.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -26,7 +27,9 @@ def sample_result(sample_dir: Path) -> SpeechResult:
     return analyze_speech(sample_dir / "sample.wav")
 
 
-def test_diarization_error_rate_on_the_real_call(sample_dir: Path, sample_result: SpeechResult) -> None:
+def test_diarization_error_rate_on_the_real_call(
+    sample_dir: Path, sample_result: SpeechResult
+) -> None:
     reference = read_rttm((sample_dir / "sample.rttm").read_text())
     der = diarization_error_rate(
         reference, sample_result.diarization.turns, duration_s=sample_result.audio.duration_s
@@ -56,25 +59,31 @@ def test_every_word_has_a_speaker_and_sane_times(sample_result: SpeechResult) ->
 
 def test_exclusive_diarization_has_no_overlap(sample_result: SpeechResult) -> None:
     turns = sorted(sample_result.diarization.exclusive, key=lambda t: t.start)
-    assert all(a.end <= b.start + 1e-3 for a, b in zip(turns, turns[1:], strict=False))
+    assert all(a.end <= b.start + 1e-3 for a, b in itertools.pairwise(turns))
 
 
 def test_transcribe_reports_progress_and_detects_english(sample_dir: Path) -> None:
     calls: list[tuple[float, float]] = []
     transcript = transcribe(
-        load_audio(sample_dir / "sample.wav"), model="tiny.en", progress=lambda d, t: calls.append((d, t))
+        load_audio(sample_dir / "sample.wav"),
+        model="tiny.en",
+        progress=lambda d, t: calls.append((d, t)),
     )
     assert transcript.language == "en"
     assert calls[-1] == (30.0, 30.0)
-    assert all(a[0] <= b[0] for a, b in zip(calls, calls[1:], strict=False))
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(calls))
 
 
 def test_diarize_with_speaker_bounds(sample_dir: Path) -> None:
-    result = diarize(load_audio(sample_dir / "sample.wav"), num_speakers=None, min_speakers=1, max_speakers=3)
+    result = diarize(
+        load_audio(sample_dir / "sample.wav"), num_speakers=None, min_speakers=1, max_speakers=3
+    )
     assert 1 <= len(result.speakers) <= 3
 
 
-def test_cli_writes_every_output(sample_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_writes_every_output(
+    sample_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["analyze", str(sample_dir / "sample.wav"), "--out", str(tmp_path), "--quiet"]) == 0
     for name in ("session.json", "transcript.srt", "transcript.vtt", "diarization.rttm"):
         assert (tmp_path / name).stat().st_size > 0
