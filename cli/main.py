@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run_analyze(args: argparse.Namespace) -> int:
     """``analyze``: the speech stages, then the output files."""
     from pipeline.outputs import write_outputs
-    from pipeline.session import SpeechOptions, analyze_speech, role_hint, score, session_document
+    from pipeline.session import SpeechOptions, analyze_document
 
     explicit_bounds = args.min_speakers is not None or args.max_speakers is not None
     options = SpeechOptions(
@@ -143,21 +143,14 @@ def run_analyze(args: argparse.Namespace) -> int:
         enrollment=str(args.enroll) if args.enroll else None,
     )
     bars = StageBars(enabled=not args.quiet and sys.stderr.isatty())
-    result = analyze_speech(args.audio, options=options, progress=bars)
-    hint = role_hint(
+    document = analyze_document(
+        args.audio,
+        options=options,
         counselor=args.counselor,
         counselor_first=args.counselor_first,
-        counselor_channel=args.counselor_channel,
-        similarities=result.enrollment_similarities,
+        progress=bars,
     )
-    scored = score(
-        result.diarization.turns,
-        result.utterances,
-        duration_s=result.audio.duration_s,
-        hint=hint,
-        warnings=result.diarization.warnings,
-    )
-    return _report(write_outputs(session_document(result, scored), args.out))
+    return _report(write_outputs(document, args.out))
 
 
 def _report(paths: dict[str, Path]) -> int:

@@ -31,7 +31,7 @@ from pipeline.measures import SessionMetrics, compute_metrics
 from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
 from pipeline.roles import RoleAssignment, RoleHint, assign_roles, label_turns, label_utterances
 from pipeline.transcribe import choose_device, transcribe
-from pipeline.types import AudioInfo, Diarization, SpeakerWord, Transcript, Turn, Utterance
+from pipeline.types import Audio, AudioInfo, Diarization, SpeakerWord, Transcript, Turn, Utterance
 
 SCHEMA_VERSION = "1.0"
 
@@ -90,6 +90,60 @@ def _ignore(_stage: str, _done: float, _total: float) -> None:
     """Default progress callback."""
 
 
+def transcribe_with(
+    audio: Audio, options: SpeechOptions, *, progress: StageProgress = _ignore
+) -> Transcript:
+    """The transcription stage with a session's settings."""
+    return transcribe(
+        audio,
+        model=options.model,
+        language=options.language,
+        device=options.device,
+        compute_type=options.compute_type,
+        cpu_threads=options.cpu_threads,
+        progress=partial(progress, "transcribe"),
+    )
+
+
+def diarize_with(
+    audio: Audio, options: SpeechOptions, *, progress: StageProgress = _ignore
+) -> Diarization:
+    """The diarization stage with a session's settings: by channel energy or by pyannote."""
+    if options.counselor_channel is not None:
+        diarization = diarize_by_channel(audio)
+        progress("diarize", audio.duration_s, audio.duration_s)
+        return diarization
+    return diarize(
+        audio,
+        num_speakers=options.num_speakers,
+        min_speakers=options.min_speakers,
+        max_speakers=options.max_speakers,
+        pipeline_dir=options.pipeline_dir,
+        device=options.device,
+        segmentation_step=options.segmentation_step,
+        segmentation_batch_size=options.segmentation_batch_size,
+        embedding_batch_size=options.embedding_batch_size,
+        progress=partial(progress, "diarize"),
+    )
+
+
+def enrollment_with(
+    audio: Audio, diarization: Diarization, options: SpeechOptions
+) -> dict[str, float] | None:
+    """Each speaker's voice similarity to the enrollment recording, when one is given."""
+    if options.enrollment is None:
+        return None
+    from pipeline.enroll import enrollment_similarities
+
+    return enrollment_similarities(
+        audio,
+        diarization.exclusive,
+        diarization.speakers,
+        options.enrollment,
+        device=choose_device(options.device),
+    )
+
+
 def analyze_speech(
     path: str | Path,
     *,
@@ -99,43 +153,10 @@ def analyze_speech(
     """Decode, transcribe, diarize and attribute one recording."""
     audio = load_audio(path, max_duration_s=options.max_duration_s)
     progress("decode", audio.duration_s, audio.duration_s)
-    transcript = transcribe(
-        audio,
-        model=options.model,
-        language=options.language,
-        device=options.device,
-        compute_type=options.compute_type,
-        cpu_threads=options.cpu_threads,
-        progress=partial(progress, "transcribe"),
-    )
-    if options.counselor_channel is not None:
-        diarization = diarize_by_channel(audio)
-        progress("diarize", audio.duration_s, audio.duration_s)
-    else:
-        diarization = diarize(
-            audio,
-            num_speakers=options.num_speakers,
-            min_speakers=options.min_speakers,
-            max_speakers=options.max_speakers,
-            pipeline_dir=options.pipeline_dir,
-            device=options.device,
-            segmentation_step=options.segmentation_step,
-            segmentation_batch_size=options.segmentation_batch_size,
-            embedding_batch_size=options.embedding_batch_size,
-            progress=partial(progress, "diarize"),
-        )
+    transcript = transcribe_with(audio, options, progress=progress)
+    diarization = diarize_with(audio, options, progress=progress)
     words, utterances = build_utterances(transcript, diarization.exclusive)
-    similarities = None
-    if options.enrollment is not None:
-        from pipeline.enroll import enrollment_similarities
-
-        similarities = enrollment_similarities(
-            audio,
-            diarization.exclusive,
-            diarization.speakers,
-            options.enrollment,
-            device=choose_device(options.device),
-        )
+    similarities = enrollment_with(audio, diarization, options)
     progress("attribute", audio.duration_s, audio.duration_s)
     return SpeechResult(
         audio.info, transcript, diarization, words, utterances, options, similarities
@@ -184,6 +205,38 @@ def score(
         metrics, role_confidence=roles.confidence, warnings=warnings + roles.warnings, config=config
     )
     return Scored(roles, metrics, evidence)
+
+
+def analyze_document(
+    path: str | Path,
+    *,
+    options: SpeechOptions = SpeechOptions(),
+    counselor: str | None = None,
+    counselor_first: bool = False,
+    config: MetricsConfig = DEFAULT_METRICS_CONFIG,
+    progress: StageProgress = _ignore,
+) -> dict[str, Any]:
+    """One recording end to end: model stages, then roles → measures → evidence, as a document.
+
+    This is what ``session-analyzer analyze`` and the web app run; the Prefect
+    flow runs the same stages as separate, cached tasks.
+    """
+    result = analyze_speech(path, options=options, progress=progress)
+    hint = role_hint(
+        counselor=counselor,
+        counselor_first=counselor_first,
+        counselor_channel=options.counselor_channel,
+        similarities=result.enrollment_similarities,
+    )
+    scored = score(
+        result.diarization.turns,
+        result.utterances,
+        duration_s=result.audio.duration_s,
+        hint=hint,
+        warnings=result.diarization.warnings,
+        config=config,
+    )
+    return session_document(result, scored, config=config)
 
 
 def _round(value: float) -> float:
