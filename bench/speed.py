@@ -14,8 +14,10 @@ from __future__ import annotations
 import multiprocessing
 import resource
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 
@@ -50,6 +52,7 @@ def _warm_clip(audio: Any) -> Any:
 
 
 def _child(stage: str, path: str, kwargs: dict[str, Any], queue: Any) -> None:
+    warnings.filterwarnings("ignore")  # library chatter would bury the tables
     from pipeline.audio import load_audio
 
     extra: dict[str, Any] = {}
@@ -61,16 +64,27 @@ def _child(stage: str, path: str, kwargs: dict[str, Any], queue: Any) -> None:
         from pipeline.outputs import write_outputs
         from pipeline.session import SpeechOptions, analyze_speech, score, session_document
 
+        out = Path(kwargs.pop("out"))
+        marks: dict[str, float] = {}
+
+        def mark(stage: str, _done: float, _total: float) -> None:
+            marks[stage] = time.perf_counter()
+
         start = time.perf_counter()
-        result = analyze_speech(path, options=SpeechOptions(**kwargs))
+        result = analyze_speech(path, options=SpeechOptions(**kwargs), progress=mark)
         scored = score(
             result.diarization.turns, result.utterances, duration_s=result.audio.duration_s
         )
-        write_outputs(session_document(result, scored), Path(kwargs.get("out", "/tmp/bench-e2e")))
-        seconds = time.perf_counter() - start
-        audio_s = result.audio.duration_s
-        extra = {"turns": len(result.diarization.turns), "words": len(result.words)}
-        queue.put((seconds, audio_s, _peak_mb(), extra))
+        marks["score"] = time.perf_counter()
+        write_outputs(session_document(result, scored), out)
+        marks["write"] = time.perf_counter()
+        seconds = marks["write"] - start
+        phases, previous = {}, start
+        for phase in ("decode", "transcribe", "diarize", "attribute", "score", "write"):
+            phases[phase] = marks[phase] - previous
+            previous = marks[phase]
+        extra = {"phases_s": phases, "words": len(result.words)}
+        queue.put((seconds, result.audio.duration_s, _peak_mb(), extra))
         return
     else:
         audio = load_audio(path)
@@ -101,6 +115,14 @@ def measure(stage: str, config: str, path: Path, **kwargs: Any) -> StageRun:
     queue = context.Queue()
     process = context.Process(target=_child, args=(stage, str(path), kwargs, queue))
     process.start()
-    seconds, audio_s, peak, extra = queue.get()
+    while True:
+        try:
+            seconds, audio_s, peak, extra = queue.get(timeout=5)
+            break
+        except Empty:
+            if not process.is_alive():
+                raise RuntimeError(
+                    f"benchmark of {stage} ({config}) failed: see its traceback above"
+                ) from None
     process.join()
     return StageRun(stage, config, seconds, audio_s, peak, extra)

@@ -31,7 +31,12 @@ class StageBars:
 
         bar = self._bars.get(stage)
         if bar is None:
-            bar = tqdm(total=round(total_s), desc=f"{stage:<10}", unit="s", leave=True)
+            bar = tqdm(
+                total=round(total_s),
+                desc=f"{stage:<10}",
+                bar_format="{desc} {percentage:3.0f}%|{bar}| {n}/{total} s of audio [{elapsed}]",
+                leave=True,
+            )
             self._bars[stage] = bar
         assert isinstance(bar, tqdm)
         bar.n = min(round(done_s), bar.total)

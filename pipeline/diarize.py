@@ -14,6 +14,7 @@ overlap and interruptions) and the exclusive one (for attributing words).
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -195,7 +196,11 @@ def diarize(
         options["num_speakers"] = num_speakers
     else:
         options.update(min_speakers=min_speakers, max_speakers=max_speakers)
-    output = pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE_HZ}, **options)
+    with warnings.catch_warnings():
+        # pyannote warns (on stderr) when it finds fewer speakers than asked for;
+        # the roles stage reports that in the session's own warnings instead.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"pyannote\..*")
+        output = pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE_HZ}, **options)
     if progress is not None:
         progress(audio.duration_s, audio.duration_s)
     turns = _turns(output.speaker_diarization)
