@@ -8,7 +8,10 @@ DEMO_AUDIO := tests/fixtures/dialogue_client_led.wav
 export PYANNOTE_METRICS_ENABLED ?= 0
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup demo test test-fast lint bench fixtures clean
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup demo test test-fast lint bench fixtures serve clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -40,9 +43,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## bench: real-time factor and peak memory of every stage on a 10-minute recording
+## bench: real-time factor and peak memory of every stage on a 10-minute recording,
+## then the web app under 20 concurrent uploads by 4 supervisors (p95 page load)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m web.loadtest --json bench/results/web_load.json
+
+## serve: the supervisor web app on http://$(HOST):$(PORT)/ (data in ./data; see docs/web.md)
+serve: $(STAMP)
+	$(BIN)/session-analyzer serve --host $(HOST) --port $(PORT)
 
 ## fixtures: regenerate the synthesized test recordings (needs espeak-ng, sox, ffmpeg)
 fixtures: $(STAMP)

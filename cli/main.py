@@ -13,6 +13,7 @@ from pathlib import Path
 
 from models import ModelError
 from pipeline.errors import AnalyzerError
+from web.cli import WEB_HANDLERS, add_web_commands
 
 EXIT_BAD_INPUT = 2
 
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check every built-in model file against its sha256 and assemble split "
         "models into the cache. Run once after installation.",
     )
+    add_web_commands(commands)
     return parser
 
 
@@ -178,7 +180,7 @@ def _report(paths: dict[str, Path]) -> int:
 def run_rescore(args: argparse.Namespace) -> int:
     """``rescore``: roles → measures → evidence again from a stored session.json."""
     from pipeline.outputs import read_document, write_outputs
-    from pipeline.session import rescore_document, role_hint, swap_roles
+    from pipeline.document import rescore_document, role_hint, swap_roles
 
     document = read_document(args.directory)
     if args.swap:
@@ -210,7 +212,12 @@ def run_models(_args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``session-analyzer`` console script."""
     args = build_parser().parse_args(argv)
-    handlers = {"analyze": run_analyze, "rescore": run_rescore, "models": run_models}
+    handlers = {
+        "analyze": run_analyze,
+        "rescore": run_rescore,
+        "models": run_models,
+        **WEB_HANDLERS,
+    }
     try:
         return handlers[args.command](args)
     except (AnalyzerError, ModelError, ValueError) as error:

@@ -15,7 +15,7 @@ from typing import Any
 from pipeline.export import to_rttm, to_srt, to_vtt
 from pipeline.report import render_html, render_markdown
 from pipeline.schema import validate_document
-from pipeline.session import speech_from_document
+from pipeline.document import speech_from_document
 
 SESSION_FILE = "session.json"
 SRT_FILE = "transcript.srt"

@@ -1,0 +1,198 @@
+"""The ``session.json`` document: scoring, building it, reading it back, rescoring it.
+
+Nothing here runs a model or imports torch: correcting roles (``swap_roles``,
+``rescore_document``) re-runs roles → measures → evidence from a stored
+document, fast enough for a web request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pipeline.channels import CHANNEL_LABELS
+from pipeline.evidence import Evidence, evaluate
+from pipeline.measures import SessionMetrics, compute_metrics
+from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
+from pipeline.roles import RoleAssignment, RoleHint, assign_roles, label_turns, label_utterances
+from pipeline.types import Diarization, SpeakerWord, Turn, Utterance
+
+SCHEMA_VERSION = "1.0"
+
+Channel = Literal["left", "right"]
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Roles, measures and the evidence verdict for one session."""
+
+    roles: RoleAssignment
+    metrics: SessionMetrics
+    evidence: Evidence
+
+
+def role_hint(
+    *,
+    counselor: str | None = None,
+    counselor_first: bool = False,
+    counselor_channel: Channel | None = None,
+    similarities: Mapping[str, float] | None = None,
+) -> RoleHint:
+    """The role hint implied by the user's options (at most one is expected)."""
+    if counselor is not None:
+        return RoleHint("explicit", counselor=counselor)
+    if counselor_channel is not None:
+        return RoleHint(
+            "channel", counselor=CHANNEL_LABELS[("left", "right").index(counselor_channel)]
+        )
+    if counselor_first:
+        return RoleHint("first-speaker")
+    if similarities is not None:
+        return RoleHint("enrollment", similarities=similarities)
+    return RoleHint()
+
+
+def score(
+    turns: tuple[Turn, ...],
+    utterances: tuple[Utterance, ...],
+    *,
+    duration_s: float,
+    hint: RoleHint = RoleHint(),
+    warnings: tuple[str, ...] = (),
+    config: MetricsConfig = DEFAULT_METRICS_CONFIG,
+) -> Scored:
+    """Roles → measures → evidence. Pure and fast: no model runs here."""
+    roles = assign_roles(turns, utterances, hint=hint)
+    metrics = compute_metrics(
+        label_turns(turns, roles),
+        label_utterances(utterances, roles),
+        duration_s=duration_s,
+        config=config,
+    )
+    evidence = evaluate(
+        metrics, role_confidence=roles.confidence, warnings=warnings + roles.warnings, config=config
+    )
+    return Scored(roles, metrics, evidence)
+
+
+def build_document(
+    *,
+    audio: dict[str, Any],
+    models: dict[str, Any],
+    settings: dict[str, Any],
+    language: str,
+    diarization: Diarization,
+    utterances: tuple[Utterance, ...],
+    scored: Scored,
+    config: MetricsConfig,
+) -> dict[str, Any]:
+    role = scored.roles.role_of
+    ranges: list[list[int]] = []
+    index = 0
+    for utterance in utterances:
+        ranges.append([index, index + len(utterance.words)])
+        index += len(utterance.words)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "audio": audio,
+        "models": models,
+        "settings": settings,
+        "metrics_config": config.to_dict(),
+        "language": language,
+        "speakers": list(diarization.speakers),
+        "roles": scored.roles.to_dict(),
+        "segments": [
+            {"start": t.start, "end": t.end, "speaker": t.speaker, "role": role(t.speaker)}
+            for t in diarization.turns
+        ],
+        "exclusive_segments": [
+            {"start": t.start, "end": t.end, "speaker": t.speaker, "role": role(t.speaker)}
+            for t in diarization.exclusive
+        ],
+        "words": [
+            {
+                "start": w.start,
+                "end": w.end,
+                "text": w.text,
+                "speaker": w.speaker,
+                "role": role(w.speaker),
+                "probability": w.probability,
+            }
+            for u in utterances
+            for w in u.words
+        ],
+        "utterances": [
+            {
+                "start": u.start,
+                "end": u.end,
+                "speaker": u.speaker,
+                "role": role(u.speaker),
+                "text": u.text,
+                "word_range": word_range,
+            }
+            for u, word_range in zip(utterances, ranges, strict=True)
+        ],
+        "metrics": scored.metrics.to_dict(),
+        "evidence": scored.evidence.to_dict(),
+        "warnings": list(diarization.warnings) + list(scored.roles.warnings),
+    }
+
+
+def _turns(rows: list[dict[str, Any]]) -> tuple[Turn, ...]:
+    return tuple(Turn(r["start"], r["end"], r["speaker"]) for r in rows)
+
+
+def speech_from_document(
+    document: Mapping[str, Any],
+) -> tuple[Diarization, tuple[Utterance, ...]]:
+    """The diarization and utterances stored in a ``session.json`` document."""
+    words = [
+        SpeakerWord(w["start"], w["end"], w["text"], w.get("probability", 1.0), w["speaker"])
+        for w in document["words"]
+    ]
+    utterances = tuple(
+        Utterance(u["start"], u["end"], u["speaker"], tuple(words[slice(*u["word_range"])]))
+        for u in document["utterances"]
+    )
+    diarization = Diarization(
+        turns=_turns(document["segments"]),
+        exclusive=_turns(document["exclusive_segments"]),
+        model=document["models"]["diarization"],
+    )
+    return diarization, utterances
+
+
+def rescore_document(
+    document: Mapping[str, Any],
+    *,
+    hint: RoleHint,
+    config: MetricsConfig = DEFAULT_METRICS_CONFIG,
+) -> dict[str, Any]:
+    """Re-run roles → measures → evidence on a stored document, e.g. after a role correction."""
+    diarization, utterances = speech_from_document(document)
+    scored = score(
+        diarization.turns,
+        utterances,
+        duration_s=document["audio"]["duration_s"],
+        hint=hint,
+        config=config,
+    )
+    return build_document(
+        audio=dict(document["audio"]),
+        models=dict(document["models"]),
+        settings=dict(document["settings"]),
+        language=document["language"],
+        diarization=diarization,
+        utterances=utterances,
+        scored=scored,
+        config=config,
+    )
+
+
+def swap_roles(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The document with counselor and client exchanged (measures recomputed)."""
+    roles = document["roles"]
+    if roles["client"] is None:
+        raise ValueError("only one speaker has a role; name the counselor explicitly instead")
+    return rescore_document(document, hint=RoleHint("explicit", counselor=roles["client"]))
