@@ -10,8 +10,12 @@ export HF_HUB_OFFLINE ?= 1
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
+PREFECT_PORT ?= 4200
+PREFECT_POOL ?= session-analyzer
+DATA_DIR ?= $(CURDIR)/data
+PREFECT_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
 
-.PHONY: setup demo test test-fast lint bench fixtures serve clean
+.PHONY: setup demo test test-fast lint bench fixtures serve server worker clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -48,6 +52,21 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m web.loadtest --json bench/results/web_load.json
+	SESSION_ANALYZER_DATA_DIR=$(DATA_DIR) $(BIN)/python -m bench.flows
+
+## server: a Prefect server with its UI on http://127.0.0.1:4200 (state in data/prefect-server);
+##         then `export PREFECT_API_URL=http://127.0.0.1:4200/api` and cohorts show in the UI
+server: $(STAMP)
+	PREFECT_HOME=$(DATA_DIR)/prefect-server PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 \
+		$(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
+
+## worker: create the work pool and the session flow's deployment, then run a process worker
+##         (run it on every worker machine; cohorts dispatch to it with `cohort ... --deployment`)
+worker: $(STAMP)
+	PREFECT_API_URL=$(PREFECT_URL) SESSION_ANALYZER_DATA_DIR=$(DATA_DIR) \
+		$(BIN)/python -m flows.deploy --pool $(PREFECT_POOL)
+	PREFECT_API_URL=$(PREFECT_URL) SESSION_ANALYZER_DATA_DIR=$(DATA_DIR) \
+		$(BIN)/prefect worker start --pool $(PREFECT_POOL) --type process
 
 ## serve: the supervisor web app on http://$(HOST):$(PORT)/ (data in ./data; see docs/web.md)
 serve: $(STAMP)

@@ -7,10 +7,12 @@ clear line on stderr), 1 on an unexpected failure.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from cli.cohort import add_cohort_parser, run_cohort
 from models import ModelError
 from pipeline.errors import AnalyzerError
 from web.cli import WEB_HANDLERS, add_web_commands
@@ -112,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     _add_analyze(commands)
+    add_cohort_parser(commands)
     rescore = commands.add_parser(
         "rescore",
         help="correct roles and recompute the measures of an analyzed session",
@@ -131,9 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
-    """``analyze``: the speech stages, then the output files."""
-    from pipeline.outputs import write_outputs
-    from pipeline.session import SpeechOptions, analyze_document
+    """``analyze``: the session flow (every stage cached by content), then the summary."""
+    # Prefect's console lines would break the one-line error contract (it still records them).
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    from flows.analyze_session import run_session
+    from pipeline import outputs
+    from pipeline.session import SpeechOptions
 
     explicit_bounds = args.min_speakers is not None or args.max_speakers is not None
     options = SpeechOptions(
@@ -150,14 +156,29 @@ def run_analyze(args: argparse.Namespace) -> int:
         enrollment=str(args.enroll) if args.enroll else None,
     )
     bars = StageBars(enabled=not args.quiet and sys.stderr.isatty())
-    document = analyze_document(
+    summary = run_session(
         args.audio,
-        options=options,
+        args.out,
+        speech=options,
         counselor=args.counselor,
         counselor_first=args.counselor_first,
         progress=bars,
+        status_file=False,  # bad input writes nothing, as before
+        quiet=True,
     )
-    return _report(write_outputs(document, args.out))
+    if summary["status"] != "done":
+        print(f"session-analyzer: error: {summary['error']}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out = Path(args.out)
+    files = {
+        "srt": outputs.SRT_FILE,
+        "vtt": outputs.VTT_FILE,
+        "rttm": outputs.RTTM_FILE,
+        "html": outputs.HTML_FILE,
+        "markdown": outputs.MARKDOWN_FILE,
+        "session": outputs.SESSION_FILE,
+    }
+    return _report({kind: out / name for kind, name in files.items()})
 
 
 def _report(paths: dict[str, Path]) -> int:
@@ -179,8 +200,8 @@ def _report(paths: dict[str, Path]) -> int:
 
 def run_rescore(args: argparse.Namespace) -> int:
     """``rescore``: roles → measures → evidence again from a stored session.json."""
-    from pipeline.outputs import read_document, write_outputs
     from pipeline.document import rescore_document, role_hint, swap_roles
+    from pipeline.outputs import read_document, write_outputs
 
     document = read_document(args.directory)
     if args.swap:
@@ -214,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
         "analyze": run_analyze,
+        "cohort": run_cohort,
         "rescore": run_rescore,
         "models": run_models,
         **WEB_HANDLERS,

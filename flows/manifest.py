@@ -1,0 +1,235 @@
+"""Which recordings make a cohort: a manifest CSV or a folder, checked before any audio runs.
+
+A manifest has one row per session::
+
+    session_id,trainee_id,audio_path[,cohort,session_date,counselor_hint]
+
+``audio_path`` (and an enrollment path in ``counselor_hint``) may be relative to
+the manifest's folder. ``counselor_hint`` is ``first`` (the counselor speaks
+first), ``left`` or ``right`` (a stereo recording with the counselor on that
+channel), or a path to a recording of the counselor's voice alone.
+
+A folder is scanned recursively for audio and video files: ``session_id`` is
+the file's stem and ``trainee_id`` the name of its parent folder (``unknown``
+for files directly in the folder).
+
+Every problem (missing columns, empty or duplicate ids, missing files, bad
+hints or dates) is collected and raised together as one :class:`ManifestError`,
+so a user fixes the manifest once instead of once per problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from pipeline.errors import AnalyzerError
+from pipeline.session import SpeechOptions
+
+REQUIRED_COLUMNS = ("session_id", "trainee_id", "audio_path")
+OPTIONAL_COLUMNS = ("cohort", "session_date", "counselor_hint")
+AUDIO_EXTENSIONS = frozenset(
+    {
+        ".wav",
+        ".mp3",
+        ".m4a",
+        ".aac",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".flac",
+        ".webm",
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".mkv",
+        ".avi",
+        ".wma",
+        ".amr",
+        ".3gp",
+    }
+)
+UNKNOWN_TRAINEE = "unknown"
+_SAFE_ID = re.compile(r"^\w[\w .@+-]*$")
+"""A session id names an output folder: word characters, then also spaces and . @ + -."""
+CHANNEL_HINTS = ("left", "right")
+
+
+class ManifestError(AnalyzerError):
+    """The manifest or folder cannot be scored as it is; the message lists every problem."""
+
+    def __init__(self, source: str | Path, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        count = f"{len(problems)} problem" + ("" if len(problems) == 1 else "s")
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{source}: {count}; nothing was processed:\n{lines}")
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """One session of a cohort, as the manifest (or folder) names it."""
+
+    session_id: str
+    trainee_id: str
+    audio_path: Path
+    cohort: str | None = None
+    session_date: str | None = None
+    counselor_hint: str | None = None
+    """``first``, ``left``, ``right``, or the absolute path of an enrollment recording."""
+
+    def speech_options(self, base: SpeechOptions) -> SpeechOptions:
+        """The model settings for this session: ``base`` plus its channel or enrollment hint."""
+        if self.counselor_hint in CHANNEL_HINTS:
+            return replace(base, counselor_channel=self.counselor_hint)  # type: ignore[arg-type]
+        if self.counselor_hint not in (None, "first"):
+            return replace(base, enrollment=self.counselor_hint)
+        return base
+
+    @property
+    def counselor_first(self) -> bool:
+        """Whether the hint says the counselor speaks first."""
+        return self.counselor_hint == "first"
+
+
+def _check_id(value: str, column: str, where: str, problems: list[str]) -> None:
+    if not value:
+        problems.append(f"{where}: {column} is empty")
+    elif column == "session_id" and (not _SAFE_ID.match(value) or value.endswith(" ")):
+        problems.append(
+            f"{where}: session_id {value!r} may hold only letters, digits, spaces and . _ - @ + "
+            "and must start with a letter or digit (it names an output folder)"
+        )
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return (path if path.is_absolute() else base / path).resolve()
+
+
+def read_manifest(path: str | Path) -> list[SessionSpec]:
+    """Parse and validate a manifest CSV; raise :class:`ManifestError` listing every problem."""
+    manifest = Path(path)
+    try:
+        with manifest.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            header = [(name or "").strip() for name in reader.fieldnames or []]
+            rows = [
+                (reader.line_num, {(k or "").strip(): (v or "").strip() for k, v in row.items()})
+                for row in reader
+            ]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise ManifestError(manifest, [f"cannot read the manifest: {error}"]) from error
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise ManifestError(
+            manifest,
+            [
+                f"missing required column(s): {', '.join(missing)} "
+                f"(found: {', '.join(header) or 'none'})"
+            ],
+        )
+    problems: list[str] = []
+    unknown = [c for c in header if c and c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    if unknown:
+        problems.append(f"unknown column(s): {', '.join(unknown)}")
+    base = manifest.resolve().parent
+    sessions: list[SessionSpec] = []
+    first_row: dict[str, int] = {}
+    for line, row in rows:
+        if not any(row.values()):
+            continue
+        where = f"line {line}"
+        session_id, trainee_id = row.get("session_id", ""), row.get("trainee_id", "")
+        _check_id(session_id, "session_id", where, problems)
+        _check_id(trainee_id, "trainee_id", where, problems)
+        if session_id in first_row:
+            problems.append(
+                f"{where}: duplicate session_id {session_id!r} "
+                f"(first on line {first_row[session_id]})"
+            )
+        elif session_id:
+            first_row[session_id] = line
+        audio = row.get("audio_path", "")
+        audio_path = _resolve(base, audio) if audio else base
+        if not audio:
+            problems.append(f"{where}: audio_path is empty")
+        elif not audio_path.is_file():
+            problems.append(f"{where}: audio file not found: {audio}")
+        date = row.get("session_date") or None
+        if date is not None:
+            try:
+                dt.date.fromisoformat(date)
+            except ValueError:
+                problems.append(f"{where}: session_date {date!r} is not a date like 2025-03-31")
+        hint = row.get("counselor_hint") or None
+        if hint is not None and hint not in ("first", *CHANNEL_HINTS):
+            enrollment = _resolve(base, hint)
+            if not enrollment.is_file():
+                problems.append(
+                    f"{where}: counselor_hint {hint!r} is neither first, left, right "
+                    "nor an existing enrollment recording"
+                )
+            hint = str(enrollment)
+        sessions.append(
+            SessionSpec(
+                session_id=session_id,
+                trainee_id=trainee_id,
+                audio_path=audio_path,
+                cohort=row.get("cohort") or None,
+                session_date=date,
+                counselor_hint=hint,
+            )
+        )
+    if not sessions and not problems:
+        problems.append("the manifest lists no sessions")
+    if problems:
+        raise ManifestError(manifest, problems)
+    return sessions
+
+
+def scan_folder(folder: str | Path) -> list[SessionSpec]:
+    """Every audio or video file under ``folder`` as a session; raise on clashing ids."""
+    root = Path(folder).resolve()
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in AUDIO_EXTENSIONS
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+    problems: list[str] = []
+    seen: dict[str, Path] = {}
+    sessions: list[SessionSpec] = []
+    for path in files:
+        relative = path.relative_to(root)
+        session_id = path.stem
+        trainee_id = path.parent.name if path.parent != root else UNKNOWN_TRAINEE
+        _check_id(session_id, "session_id", str(relative), problems)
+        _check_id(trainee_id, "trainee_id", str(relative), problems)
+        if session_id in seen:
+            problems.append(
+                f"{relative}: session_id {session_id!r} is also "
+                f"{seen[session_id].relative_to(root)}; "
+                "rename one or list them in a manifest"
+            )
+        seen.setdefault(session_id, path)
+        sessions.append(SessionSpec(session_id, trainee_id, path))
+    if not files:
+        problems.append(f"no audio or video files found ({', '.join(sorted(AUDIO_EXTENSIONS))})")
+    if problems:
+        raise ManifestError(root, problems)
+    return sessions
+
+
+def load_sessions(source: str | Path) -> list[SessionSpec]:
+    """Sessions from a manifest CSV file or a folder of recordings, fully validated."""
+    path = Path(source)
+    if path.is_dir():
+        return scan_folder(path)
+    if path.is_file():
+        return read_manifest(path)
+    raise ManifestError(path, ["no such manifest file or folder"])
