@@ -56,6 +56,7 @@ def speed(quick: bool) -> tuple[list[StageRun], dict[str, float]]:
         RESULTS / "composite_10min.wav", duration_s=120.0 if quick else 600.0
     )
     reference = [Turn(s["start"], s["end"], s["speaker"]) for s in session.truth["segments"]]
+    print(f"measuring on {session.audio.name} ({session.truth['duration_s']:.0f} s)", flush=True)
     runs = [measure("decode", "PyAV → 16 kHz", session.audio)]
     runs += [
         measure("transcribe", name, session.audio, **cfg)

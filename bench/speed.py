@@ -125,4 +125,6 @@ def measure(stage: str, config: str, path: Path, **kwargs: Any) -> StageRun:
                     f"benchmark of {stage} ({config}) failed: see its traceback above"
                 ) from None
     process.join()
-    return StageRun(stage, config, seconds, audio_s, peak, extra)
+    run = StageRun(stage, config, seconds, audio_s, peak, extra)
+    print(f"  {stage:<11} {config:<40} {seconds:8.1f} s  RTF {run.rtf:.3f}  peak {peak:.0f} MB", flush=True)
+    return run
