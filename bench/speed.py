@@ -126,5 +126,8 @@ def measure(stage: str, config: str, path: Path, **kwargs: Any) -> StageRun:
                 ) from None
     process.join()
     run = StageRun(stage, config, seconds, audio_s, peak, extra)
-    print(f"  {stage:<11} {config:<40} {seconds:8.1f} s  RTF {run.rtf:.3f}  peak {peak:.0f} MB", flush=True)
+    print(
+        f"  {stage:<11} {config:<40} {seconds:8.1f} s  RTF {run.rtf:.3f}  peak {peak:.0f} MB",
+        flush=True,
+    )
     return run

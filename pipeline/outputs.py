@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pipeline.document import speech_from_document
 from pipeline.export import to_rttm, to_srt, to_vtt
 from pipeline.report import render_html, render_markdown
 from pipeline.schema import validate_document
-from pipeline.document import speech_from_document
 
 SESSION_FILE = "session.json"
 SRT_FILE = "transcript.srt"

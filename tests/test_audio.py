@@ -28,12 +28,13 @@ def encode(path: Path, samples: npt.NDArray[np.float32], *, codec: str, rate: in
     stereo = samples.ndim == 2
     planar = np.atleast_2d(samples).astype(np.float32)
     with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=rate)
-        stream.layout = "stereo" if stereo else "mono"
+        layout = "stereo" if stereo else "mono"
+        stream = container.add_stream(codec, rate=rate, layout=layout)
+        assert isinstance(stream, av.AudioStream)
         frame_size = 1024
         for start in range(0, planar.shape[1], frame_size):
             chunk = np.ascontiguousarray(planar[:, start : start + frame_size])
-            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=stream.layout.name)
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
             frame.sample_rate = rate
             frame.pts = start
             frame.time_base = Fraction(1, rate)

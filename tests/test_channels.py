@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.channels import diarize_by_channel
 from pipeline.errors import DiarizationError
-from pipeline.types import SAMPLE_RATE_HZ, Audio, AudioInfo
+from pipeline.types import SAMPLE_RATE_HZ, Audio, AudioInfo, Turn
 from tests.conftest import tone
 
 
@@ -33,7 +33,7 @@ def stereo(
     return Audio(info, channels.mean(axis=0), channels)
 
 
-def spans(diarization_turns: tuple, speaker: str) -> list[tuple[float, float]]:
+def spans(diarization_turns: tuple[Turn, ...], speaker: str) -> list[tuple[float, float]]:
     return [(t.start, t.end) for t in diarization_turns if t.speaker == speaker]
 
 

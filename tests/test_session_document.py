@@ -44,9 +44,9 @@ def speech_result() -> SpeechResult:
         turns.append(Turn(words[0].start, words[-1].end, speaker))
     transcript = Transcript("en", 0.99, tuple(segments), "faster-whisper-test")
     diarization = Diarization(tuple(turns), tuple(turns), "test-diarization")
-    words, utterances = build_utterances(transcript, diarization.exclusive)
+    attributed, utterances = build_utterances(transcript, diarization.exclusive)
     info = AudioInfo("/data/s1.wav", "ab" * 32, 20.0, 16_000, 1, "wav", "pcm_s16le")
-    return SpeechResult(info, transcript, diarization, words, utterances)
+    return SpeechResult(info, transcript, diarization, attributed, utterances)
 
 
 def document() -> dict[str, Any]:

@@ -138,9 +138,9 @@ def _rescore(
     request: Request, recording: Recording, change: str, counselor: str | None
 ) -> Response:
     """Swap or name the counselor, recompute from session.json, rewrite every output."""
+    from pipeline.document import rescore_document, swap_roles
     from pipeline.outputs import write_outputs
     from pipeline.roles import RoleHint
-    from pipeline.document import rescore_document, swap_roles
 
     storage: Storage = request.app.state.storage
     url = f"/sessions/{recording.public_id}"
