@@ -22,6 +22,7 @@ import importlib
 import importlib.metadata
 import inspect
 import json
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import TaskRunContext
 from prefect.tasks import Task
 
+from flows.settings import results_dir
 from models.registry import ModelError
 from pipeline.errors import AnalyzerError
 
@@ -103,8 +105,13 @@ class ContentKey(CachePolicy):
     packages: tuple[str, ...] = ()
 
     def key_for(self, task: Task[Any, Any], inputs: Mapping[str, Any]) -> str:
-        """The cache key of ``task`` called with ``inputs`` (also usable outside a run)."""
-        return stable_hash(
+        """The cache key of ``task`` called with ``inputs`` (also usable outside a run).
+
+        Keys of tasks about one recording start with ``<audio sha256>/``, so
+        each recording's cached results (transcripts among them) sit in one
+        folder that :func:`forget` removes.
+        """
+        digest = stable_hash(
             {
                 "task": task.name,
                 "task_source": _task_source_hash(task.fn),
@@ -113,6 +120,8 @@ class ContentKey(CachePolicy):
                 "inputs": {k: v for k, v in inputs.items() if k not in self.ignore},
             }
         )
+        sha256 = inputs.get("sha256")
+        return f"{sha256}/{digest}" if _is_sha256(sha256) else digest
 
     def compute_key(
         self,
@@ -123,6 +132,27 @@ class ContentKey(CachePolicy):
     ) -> str | None:
         """Prefect's hook: the key of the running task."""
         return self.key_for(task_ctx.task, inputs)
+
+
+def _is_sha256(value: object) -> bool:
+    return (
+        isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+    )
+
+
+def forget(sha256: str) -> bool:
+    """Delete every cached task result of one recording (its transcript included).
+
+    Called when a session is deleted, or when retention keeps only measures;
+    returns whether anything was there.
+    """
+    if not _is_sha256(sha256):
+        raise ValueError(f"not an audio sha256: {sha256!r}")
+    folder = results_dir() / sha256
+    if not folder.is_dir():
+        return False
+    shutil.rmtree(folder)
+    return True
 
 
 def is_transient(error: BaseException | None) -> bool:

@@ -69,13 +69,14 @@ def ensure_work_pool(
 
 
 def ensure_crash_detection(deployment_id: UUID, *, silent_s: float = SILENT_S) -> bool:
-    """Create the automation that marks a silent session run Crashed; return whether it was new.
+    """Create (or refresh) the automation that marks silent session runs Crashed.
 
-    A worker killed mid-session leaves its flow run ``Running`` forever: nothing
-    tells the server it died. This Prefect automation (the "zombie flow" recipe)
-    expects another heartbeat, or a final state, within ``silent_s`` of each
-    heartbeat of this deployment's runs, and otherwise sets the run to Crashed,
-    so a waiting cohort moves on and a rerun dispatches the session again.
+    A worker machine that dies mid-session leaves its flow run ``Running``
+    forever: nothing tells the server. This Prefect automation (the "zombie
+    flow" recipe) expects, after each run of this deployment starts running or
+    sends a heartbeat, another heartbeat or a final state within ``silent_s``,
+    and otherwise sets the run Crashed, so a waiting cohort moves on and a rerun
+    dispatches the session again. Returns whether the automation was new.
     """
     from datetime import timedelta
 
@@ -84,40 +85,45 @@ def ensure_crash_detection(deployment_id: UUID, *, silent_s: float = SILENT_S) -
     from prefect.events.actions import ChangeFlowRunState
     from prefect.events.schemas.automations import EventTrigger, Posture
 
+    trigger = EventTrigger(
+        match={"prefect.resource.id": "prefect.flow-run.*"},
+        match_related={"prefect.resource.id": f"prefect.deployment.{deployment_id}"},
+        # Running arms it too: the first heartbeat only comes HEARTBEAT_S after the start.
+        after={"prefect.flow-run.Running", "prefect.flow-run.heartbeat"},
+        expect={
+            "prefect.flow-run.heartbeat",
+            "prefect.flow-run.Completed",
+            "prefect.flow-run.Failed",
+            "prefect.flow-run.Cancelled",
+            "prefect.flow-run.Crashed",
+        },
+        for_each={"prefect.resource.id"},
+        posture=Posture.Proactive,
+        threshold=1,
+        within=timedelta(seconds=silent_s),
+    )
+    actions: list[Any] = [
+        ChangeFlowRunState(
+            name="Crashed",
+            force=False,
+            state=StateType.CRASHED,
+            message=f"No heartbeat for {silent_s:g} s: the worker running it stopped.",
+        )
+    ]
     name = f"crash silent session runs ({deployment_id})"
     try:
         existing: Any = Automation.read(name=name)
     except ValueError:
         existing = None
     if existing is not None:
+        existing.trigger, existing.actions = trigger, actions
+        existing.update()
         return False
     Automation(
         name=name,
         description=f"Mark a session run Crashed when its heartbeats stop for {silent_s:g} s.",
-        trigger=EventTrigger(
-            match={"prefect.resource.id": "prefect.flow-run.*"},
-            match_related={"prefect.resource.id": f"prefect.deployment.{deployment_id}"},
-            after={"prefect.flow-run.heartbeat"},
-            expect={
-                "prefect.flow-run.heartbeat",
-                "prefect.flow-run.Completed",
-                "prefect.flow-run.Failed",
-                "prefect.flow-run.Cancelled",
-                "prefect.flow-run.Crashed",
-            },
-            for_each={"prefect.resource.id"},
-            posture=Posture.Proactive,
-            threshold=1,
-            within=timedelta(seconds=silent_s),
-        ),
-        actions=[
-            ChangeFlowRunState(
-                name="Crashed",
-                force=False,
-                state=StateType.CRASHED,
-                message=f"No heartbeat for {silent_s:g} s: the worker running it stopped.",
-            )
-        ],
+        trigger=trigger,
+        actions=actions,
     ).create()
     return True
 
@@ -183,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"deployment {analyze_session.name}/{args.name} ({deployment_id})")
     if not args.no_crash_detection:
         new = ensure_crash_detection(deployment_id)
-        print(f"automation crash runs silent for {SILENT_S} s ({'created' if new else 'exists'})")
+        print(f"automation crash runs silent for {SILENT_S} s ({'created' if new else 'updated'})")
     print(f"start workers with: prefect worker start --pool {args.pool}")
     return 0
 

@@ -149,3 +149,22 @@ def test_real_models_through_the_flow_and_back_from_cache(
     assert set(MODEL_TASKS) - {"enroll"} <= set(second["cached"])
     again = read_document(tmp_path / "out2")
     assert again["words"] == document["words"] and again["metrics"] == document["metrics"]
+
+
+def test_forget_removes_every_cached_result_of_one_recording(
+    flow_env: Path, fake_models: Counter[tuple[str, str]], tmp_path: Path
+) -> None:
+    from flows.caching import forget
+    from flows.settings import results_dir
+
+    audio = copy_fixture("dialogue_client_led.wav", tmp_path / "in" / "session.wav")
+    first = run_session(audio, tmp_path / "out", speech=FAKE)
+    cached = results_dir() / first["sha256"]
+    assert len(list(cached.iterdir())) >= 5  # decode, transcribe, diarize, attribute, score
+    assert forget(first["sha256"]) is True
+    assert not cached.exists()
+    assert forget(first["sha256"]) is False
+    again = run_session(audio, tmp_path / "out2", speech=FAKE)
+    assert "transcribe" in again["computed"]  # nothing left to reuse
+    with pytest.raises(ValueError, match="not an audio sha256"):
+        forget("../../etc")
