@@ -33,9 +33,15 @@ demo: $(STAMP)
 	$(BIN)/session-analyzer analyze $(DEMO_AUDIO) --out out/demo
 	@echo "outputs are in $(CURDIR)/out/demo"
 
-## test: the whole test suite (unit, property, integration on real audio, slow ones too)
+TEST_POSTGRES_URL ?= postgresql+psycopg://analyzer:analyzer@127.0.0.1:5432/analyzer_test
+
+## test: the whole test suite (unit, property, integration on real audio, flows against a real
+##       Prefect server, web app on SQLite and PostgreSQL, browser tests in headless Chromium).
+##       As root it first installs and starts the test services (Debian's postgresql, chromium).
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	@if [ "$$(id -u)" -eq 0 ] || command -v sudo >/dev/null; then ./.ci/services.sh; \
+	else echo "not root: PostgreSQL and browser tests will be skipped (see .ci/services.sh)"; fi
+	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/python -m pytest
 
 ## test-fast: only the tests that need no model
 test-fast: $(STAMP)

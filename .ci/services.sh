@@ -5,8 +5,8 @@
 #
 # Installs Debian's `postgresql` and `chromium` packages, starts the default
 # cluster on 127.0.0.1:5432, and creates the role `analyzer` (password
-# `analyzer`) owning the database `analyzer_test`. It exports nothing: the
-# caller sets, as the last line printed says,
+# `analyzer`) owning the database `analyzer_test`. `make test` runs it and
+# then sets, as the last line printed says,
 #
 #   TEST_POSTGRES_URL=postgresql+psycopg://analyzer:analyzer@127.0.0.1:5432/analyzer_test
 #
