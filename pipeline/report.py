@@ -2,26 +2,50 @@
 
 Both renderers are pure functions of the ``session.json`` document (a plain
 dict), so they can run anywhere the document is: after an analysis, in the web
-app, or on an archived file. ``render_html`` returns one file with inline CSS
-and inline SVG charts, no scripts and no external resources, that a clinical
-supervisor can open offline, print or attach to an e-mail.
+app, or on an archived file.
+
+The HTML is rendered from Jinja2 templates in ``pipeline/templates/report/``
+(autoescaped). This module turns the document into a *view*: plain strings and
+SVG coordinates, already formatted, so the templates only lay them out and the
+web app can render the same fragments (``report/_sections.html``,
+``report/_macros.html``) in its own template environment. ``render_html``
+returns one file with inline CSS and inline SVG charts, no scripts and no
+external resources, that a clinical supervisor can open offline, print or
+attach to an e-mail.
 
 Every piece of text taken from the document is escaped. Optional keys may be
-missing or ``None``: the report then shows "—" instead of failing.
+missing or ``None`` (schema 1.0 documents have no score, labels, units or
+norms): the report then shows "—" instead of failing.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-__all__ = ["render_html", "render_markdown"]
+import jinja2
+
+__all__ = [
+    "ReportView",
+    "Strip",
+    "environment",
+    "norm_strip",
+    "render_html",
+    "render_markdown",
+    "report_view",
+]
 
 GENERATOR = "session-analyzer"
 """Named in the footer of every report."""
+
+TEMPLATE_PACKAGE = "pipeline"
+TEMPLATE_FOLDER = "templates"
+PAGE_TEMPLATE = "report/page.html"
 
 LOW_ROLE_CONFIDENCE = 0.6
 """Below this role-assignment confidence the report adds a prominent warning."""
@@ -30,15 +54,24 @@ PRIVACY_NOTICE = (
     "This report contains health information about a client. Share it only with "
     "people authorised to see it, and store it as you would a clinical record."
 )
+TRANSCRIPT_REMOVED_NOTE = (
+    "The audio and the transcript were deleted after the analysis (retention setting); "
+    "the measures above were kept."
+)
+BLOCKER_ADVICE = (
+    "Fix what is listed (for example correct the speaker roles, or record each person on "
+    "their own channel) and analyze again; until then read the measures as rough estimates."
+)
 
 ROLE_COLOURS = {"counselor": "#2563a8", "client": "#d9731a", "other": "#8a9099"}
 VERDICT_COLOURS = {"yes": "#1f7a44", "no": "#b42318", "inconclusive": "#b26a00"}
 UNKNOWN_VERDICT_COLOUR = "#5f6b7a"
 VERDICT_EXPLANATIONS = {
     "yes": "The measures below are consistent with a client-led session.",
-    "no": "At least one measure indicates that the counselor led this session.",
-    "inconclusive": "The recording does not allow a reliable judgement; see the reasons.",
+    "no": "The measures below indicate that the counselor led this session.",
+    "inconclusive": "The recording does not allow a reliable judgement; see why below.",
 }
+BAND_LABELS = {"high": "high", "middle": "middle", "low": "low"}
 COMPARISON_SYMBOLS = {
     ">=": "≥",
     "ge": "≥",
@@ -56,7 +89,9 @@ TICK_STEPS_S = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200)
 MAX_TICKS = 10
 DASH = "—"
 RANGE = "\u2013"
-"""En dash between the two ends of a time range."""
+"""En dash between the two ends of a range."""
+STRIP_MARGIN_PCT = 3.0
+"""Room (percent of the strip's width) left at each end for the session's mark."""
 
 Doc = Mapping[str, Any]
 
@@ -147,11 +182,24 @@ def _count(value: Any) -> str:
     return str(int(number)) if number == int(number) else f"{number:.1f}"
 
 
-def _criterion_value(name: str, value: Any) -> str:
-    """A criterion's value (or threshold) in the unit its name suggests."""
+UNIT_FORMATS: dict[str, Callable[[float], str]] = {
+    "share": lambda v: f"{v * 100:.1f}%",
+    "per_10min": lambda v: f"{v:.2f}",
+    "seconds": lambda v: f"{v:.1f} s",
+    "ratio": lambda v: f"{v:.2f}",
+    "per_utterance": lambda v: f"{v:.2f}",
+    "words": lambda v: f"{v:.1f}",
+}
+"""How a criterion's value, threshold and reference quantiles are written, by ``unit``."""
+
+
+def _criterion_value(name: str, value: Any, unit: str | None = None) -> str:
+    """A criterion's value (or threshold) in its unit, else in the unit its name suggests."""
     number = _float(value)
     if number is None:
         return _number(value)
+    if unit in UNIT_FORMATS:
+        return UNIT_FORMATS[unit](number)
     if name.endswith("_s"):
         return _seconds(number)
     if ("share" in name or "confidence" in name) and 0.0 <= number <= 1.0:
@@ -166,7 +214,7 @@ def _threshold(criterion: Doc) -> str:
         return DASH
     comparison = _text(criterion.get("comparison")).strip()
     symbol = COMPARISON_SYMBOLS.get(comparison.lower(), comparison)
-    value = _criterion_value(name, threshold)
+    value = _criterion_value(name, threshold, _text(criterion.get("unit")) or None)
     return f"{symbol} {value}" if symbol else value
 
 
@@ -229,6 +277,11 @@ def _warnings(document: Doc) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def _blockers(document: Doc) -> list[str]:
+    """Why the verdict is inconclusive (schema 2.0 ``evidence.reliability.blockers``)."""
+    return list(dict.fromkeys(_strings(_get(document, "evidence", "reliability", "blockers"))))
+
+
 def _shares(metrics: Doc) -> dict[str, float] | None:
     """Counselor, client and other shares of all speech, or ``None`` without speech."""
     speech = {role: _float(_get(metrics, role, "speech_s")) for role in ("counselor", "client")}
@@ -282,6 +335,7 @@ def _role_rows(metrics: Doc) -> list[tuple[str, str, str]]:
         return count if rate is None else f"{count} ({rate:.1f} per 10 min)"
 
     return [
+        ("Interruptions made", made("counselor", "client"), made("client", "counselor")),
         both("Speech time", "speech_s", _seconds),
         both("Share of speech", "share", _percent),
         both("Turns", "turns", _count),
@@ -296,7 +350,6 @@ def _role_rows(metrics: Doc) -> list[tuple[str, str, str]]:
             _count(_backchannels(metrics, "counselor")),
             _count(_backchannels(metrics, "client")),
         ),
-        ("Interruptions made", made("counselor", "client"), made("client", "counselor")),
         (
             "Overlap attempts (no floor taken)",
             _count(interruptions.get("overlap_attempts_by_counselor")),
@@ -366,269 +419,481 @@ def _footer_items(document: Doc) -> list[tuple[str, str]]:
     return items
 
 
-# ----------------------------------------------------------------------------- HTML
+# ------------------------------------------------------------- reference-band strips
 
 
-CSS = """
-:root { --counselor: #2563a8; --client: #d9731a; --other: #8a9099; --ink: #1d2733;
-  --muted: #5f6b7a; --line: #dde3ea; --bg: #f4f6f9; }
-* { box-sizing: border-box; }
-html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-body { margin: 0; background: var(--bg); color: var(--ink); line-height: 1.45;
-  font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
-main { max-width: 1080px; margin: 0 auto; padding: 24px 20px 40px; }
-header.page { display: flex; justify-content: space-between; align-items: baseline;
-  flex-wrap: wrap; gap: 4px 16px; margin-bottom: 16px; }
-h1 { font-size: 24px; margin: 0; }
-h2 { font-size: 18px; margin: 0 0 12px; }
-h3 { font-size: 14px; margin: 18px 0 8px; color: var(--muted); text-transform: uppercase;
-  letter-spacing: .04em; }
-.sub, .note { color: var(--muted); font-size: 13px; }
-section.card { background: #fff; border: 1px solid var(--line); border-radius: 10px;
-  padding: 20px 22px; margin-bottom: 18px; }
-.summary { display: grid; grid-template-columns: minmax(0, 1.6fr) minmax(0, 1fr); gap: 22px; }
-.verdict { border-left: 8px solid var(--verdict); padding: 6px 0 6px 16px; }
-.verdict .big { font-size: 34px; font-weight: 750; color: var(--verdict); margin: 0;
-  line-height: 1.15; }
-.verdict .explain { margin: 4px 0 0; color: var(--muted); }
-ul.reasons { margin: 14px 0 0; padding-left: 20px; }
-ul.reasons li { margin: 4px 0; }
-.roles { background: var(--bg); border-radius: 8px; padding: 12px 16px; font-size: 14px;
-  align-self: start; }
-.roles dl { display: grid; grid-template-columns: auto 1fr; gap: 4px 12px; margin: 0; }
-.roles dt { color: var(--muted); }
-.roles dd { margin: 0; font-weight: 600; }
-.warnings { background: #fff4e0; border: 1px solid #f0c36d; border-left: 6px solid #b26a00;
-  border-radius: 8px; padding: 10px 14px; margin-bottom: 16px; }
-.warnings strong { color: #7a4a00; }
-.warnings ul { margin: 4px 0 0; padding-left: 20px; }
-table { border-collapse: collapse; width: 100%; font-size: 14px; }
-th, td { text-align: left; padding: 7px 10px; border-bottom: 1px solid var(--line);
-  vertical-align: top; }
-th { font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: .03em;
-  font-weight: 600; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td code { font-size: 12px; color: var(--muted); }
-.pass { color: #1f7a44; font-weight: 700; } .fail { color: #b42318; font-weight: 700; }
-.na { color: var(--muted); }
-.tables { display: grid; grid-template-columns: minmax(0, 1.2fr) minmax(0, 1fr); gap: 22px; }
-.legend { display: flex; flex-wrap: wrap; gap: 6px 18px; font-size: 13px; margin: 8px 0; }
-.legend span { display: inline-flex; align-items: center; gap: 6px; }
-.swatch { width: 12px; height: 12px; border-radius: 3px; display: inline-block; }
-.chips { display: flex; flex-wrap: wrap; gap: 8px; margin: 10px 0 0; }
-.chip { background: var(--bg); border-radius: 999px; padding: 3px 12px; font-size: 13px; }
-svg { display: block; width: 100%; height: auto; font-family: inherit; }
-svg text { fill: var(--ink); }
-ol.events { margin: 8px 0 0; padding-left: 24px; font-size: 14px; }
-ol.events li { margin: 2px 0; }
-ol.events.many { columns: 2 24em; column-gap: 32px; }
-.transcript p { margin: 0; padding: 5px 10px; border-left: 4px solid var(--other);
-  border-radius: 0 4px 4px 0; }
-.transcript p + p { margin-top: 3px; }
-.transcript .counselor { border-color: var(--counselor); background: #eef4fb; }
-.transcript .client { border-color: var(--client); background: #fdf3ea; }
-.transcript .other { background: #f2f3f5; }
-.transcript .ts { font-variant-numeric: tabular-nums; color: var(--muted); font-size: 13px; }
-.transcript .who { font-weight: 700; margin: 0 4px; }
-.transcript .counselor .who { color: var(--counselor); }
-.transcript .client .who { color: #a8520c; }
-.transcript .flag { font-size: 11px; font-weight: 600; border-radius: 4px; padding: 0 5px;
-  margin-left: 4px; background: #fde2e0; color: #8a1c12; white-space: nowrap; }
-.transcript p:target { outline: 2px solid var(--ink); }
-a { color: inherit; }
-footer { font-size: 13px; color: var(--muted); padding: 4px 4px 0; }
-footer dl { display: grid; grid-template-columns: auto 1fr; gap: 2px 14px; margin: 0 0 10px; }
-footer dd { margin: 0; overflow-wrap: anywhere; }
-.privacy { border: 1px solid var(--line); background: #fff; border-radius: 8px;
-  padding: 8px 12px; color: var(--ink); }
-@media (max-width: 760px) { .summary, .tables { grid-template-columns: 1fr; }
- }
-@media print { body { background: #fff; font-size: 12px; } main { max-width: none; padding: 0; }
-  section.card { border: none; padding: 0; margin-bottom: 20px; }
-  section.card, tr, .transcript p, svg { break-inside: avoid; }
-  #transcript { break-inside: auto; } .transcript p:target { outline: none; } }
-"""
+@dataclass(frozen=True)
+class Band:
+    """One quality group's spread on a strip, as percentages of the strip's width.
+
+    ``p5``/``p95`` are the whiskers, ``p25``/``p75`` the box, ``p50`` the median.
+    """
+
+    group: str
+    """``high`` (expert-rated good MI) or ``low`` (poor MI)."""
+    label: str
+    n: int | None
+    p5: float
+    p25: float
+    p50: float
+    p75: float
+    p95: float
+    middle: str
+    """The middle half in the criterion's unit: ``35.0%–55.0%``."""
+    title: str
+    """A tooltip with every quantile."""
+
+    @property
+    def box_width(self) -> float:
+        return round(self.p75 - self.p25, 2)
+
+    @property
+    def whisker_width(self) -> float:
+        return round(self.p95 - self.p5, 2)
 
 
-def _e(value: Any) -> str:
-    return escape(_text(value), quote=True)
+@dataclass(frozen=True)
+class Strip:
+    """A criterion against the reference sessions: two bands, this session's mark, the threshold.
+
+    Positions are percentages of the strip's width, so the same geometry draws an
+    inline SVG (``x="25.0%"``) in a report and a CSS strip (``left:25.0%``) in a table.
+    """
+
+    bands: tuple[Band, ...]
+    mark: float | None
+    """Where this session's value falls, or ``None`` without a value."""
+    threshold: float | None
+    value: str
+    """This session's value in the criterion's unit (for the mark's tooltip)."""
+    label: str
+    """An accessible one-line description of the whole strip."""
+    dots: tuple[float, ...] = ()
+    """Further values on the same axis (a trainee's sessions in a cohort report)."""
 
 
-def _svg_text(
-    x: float, y: float, text: str, *, anchor: str = "start", size: int = 12, extra: str = ""
-) -> str:
-    return (
-        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}"{extra}>'
-        f"{_e(text)}</text>"
+def _quantiles(group: Any) -> dict[str, float] | None:
+    values = {key: _float(_map(group).get(key)) for key in ("p5", "p25", "p50", "p75", "p95")}
+    if any(value is None for value in values.values()):
+        return None
+    return {key: float(value) for key, value in values.items() if value is not None}
+
+
+GROUP_LABELS = {"high": "Expert-rated good MI", "low": "Expert-rated poor MI"}
+
+
+def norm_strip(
+    norms: Any,
+    value: Any,
+    *,
+    threshold: Any = None,
+    others: Sequence[float] = (),
+    fmt: Callable[[float], str] = lambda v: f"{v:.2f}",
+) -> Strip | None:
+    """Lay out a criterion's reference bands, its value and its threshold on one axis.
+
+    Parameters
+    ----------
+    norms : mapping
+        ``{"high": {"n", "p5", "p25", "p50", "p75", "p95"}, "low": {...}}`` as in a
+        schema 2.0 criterion's ``norms``.
+    value, threshold : float or None
+        This session's value and the criterion's threshold, in the quantiles' unit.
+    others : sequence of float
+        Further values drawn as dots (a trainee's sessions around their median).
+    fmt : callable
+        Writes a number in the criterion's unit (tooltips, the "middle half" text).
+
+    Returns
+    -------
+    Strip or None
+        ``None`` when neither group has all five quantiles. The axis runs from the
+        smallest to the largest of the quantiles, the value and the threshold, with
+        ``STRIP_MARGIN_PCT`` left free at each end.
+    """
+    groups = {name: _quantiles(_map(norms).get(name)) for name in ("high", "low")}
+    present = {name: q for name, q in groups.items() if q is not None}
+    if not present:
+        return None
+    number, limit = _float(value), _float(threshold)
+    extra = [v for v in (_float(o) for o in others) if v is not None]
+    points = [v for q in present.values() for v in q.values()]
+    points += [v for v in (number, limit, *extra) if v is not None]
+    low, high = min(points), max(points)
+    if high - low <= 0:
+        high = low + 1.0
+    inner = 100.0 - 2 * STRIP_MARGIN_PCT
+
+    def x(v: float) -> float:
+        return round(STRIP_MARGIN_PCT + (v - low) / (high - low) * inner, 2)
+
+    bands = []
+    for name, q in present.items():
+        n = _float(_map(_map(norms).get(name)).get("n"))
+        count = None if n is None else int(n)
+        label = GROUP_LABELS[name]
+        title = (
+            f"{label}{'' if count is None else f' (n={count})'}: middle half "
+            f"{fmt(q['p25'])}{RANGE}{fmt(q['p75'])}, median {fmt(q['p50'])}, "
+            f"5th{RANGE}95th percentile {fmt(q['p5'])}{RANGE}{fmt(q['p95'])}"
+        )
+        bands.append(
+            Band(
+                group=name,
+                label=label,
+                n=count,
+                p5=x(q["p5"]),
+                p25=x(q["p25"]),
+                p50=x(q["p50"]),
+                p75=x(q["p75"]),
+                p95=x(q["p95"]),
+                middle=f"{fmt(q['p25'])}{RANGE}{fmt(q['p75'])}",
+                title=title,
+            )
+        )
+    shown = DASH if number is None else fmt(number)
+    described = "; ".join(b.title for b in bands)
+    return Strip(
+        bands=tuple(bands),
+        mark=None if number is None else x(number),
+        threshold=None if limit is None else x(limit),
+        value=shown,
+        label=f"This session {shown}. {described}",
+        dots=tuple(x(v) for v in extra),
     )
 
 
-def _html_warnings(document: Doc) -> str:
-    warnings = _warnings(document)
-    if not warnings:
+def _percentile_text(norms: Doc) -> str:
+    """``Above 62% of expert-rated good sessions and 88% of poor ones.``, or ``""``."""
+    high, low = _float(norms.get("percentile_high")), _float(norms.get("percentile_low"))
+    if high is None and low is None:
         return ""
-    items = "".join(f"<li>{_e(w)}</li>" for w in warnings)
-    return (
-        f'<div class="warnings" role="alert"><strong>⚠ Check before relying on this '
-        f"report</strong><ul>{items}</ul></div>"
+    if high is not None and low is not None:
+        return f"Above {high:.0f}% of expert-rated good sessions and {low:.0f}% of poor ones."
+    if high is not None:
+        return f"Above {high:.0f}% of expert-rated good sessions."
+    return f"Above {low:.0f}% of expert-rated poor sessions."
+
+
+# ------------------------------------------------------------------------------ view
+
+
+@dataclass(frozen=True)
+class CriterionView:
+    """One criterion of the verdict as the report shows it."""
+
+    name: str
+    label: str
+    description: str
+    value: str
+    threshold: str
+    better: str
+    """``higher``, ``lower`` or ``""`` (schema 1.0)."""
+    passed: bool | None
+    strip: Strip | None
+    percentile: str
+    auc: str
+    """How well the measure separates good from poor MI (``AUC 0.65``), or ``""``."""
+
+
+@dataclass(frozen=True)
+class ScoreView:
+    """The calibrated score (schema 2.0) with its band and its meaning."""
+
+    value: str
+    """``0.81``, or "—" when not computable."""
+    percent: str
+    band: str
+    """``high``/``middle``/``low`` or ``""``."""
+    meaning: str
+    mark: float | None
+    """The score's position on a 0–100% gauge."""
+
+
+@dataclass(frozen=True)
+class SvgText:
+    x: str
+    y: str
+    text: str
+    anchor: str = "start"
+    size: int = 12
+    cls: str = ""
+    style: str = ""
+    weight: str = ""
+
+
+@dataclass(frozen=True)
+class TalkPart:
+    role: str
+    label: str
+    x: str
+    width: str
+    colour: str
+    title: str
+    text: SvgText | None
+
+
+@dataclass(frozen=True)
+class Segment:
+    lane: str
+    x: str
+    y: str
+    width: str
+    height: str
+    colour: str
+    start: str
+    end: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Marker:
+    index: int
+    kind: str
+    """``interruption`` or ``attempt``."""
+    start: str
+    title: str
+    x: str
+    y1: str
+    y2: str
+    path: str
+    fill: str
+    colour: str
+    dashed: bool
+    target: int | None
+
+
+@dataclass(frozen=True)
+class Lane:
+    x: str
+    y: str
+    width: str
+    height: str
+    label: SvgText
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A time axis: the base line and the ticks (``x``, ``mm:ss``)."""
+
+    y: str
+    left: str
+    right: str
+    tick_bottom: str
+    label_y: str
+    ticks: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    width: str
+    height: str
+    lanes: tuple[Lane, ...]
+    segments: tuple[Segment, ...]
+    markers: tuple[Marker, ...]
+    axis: Axis
+
+
+@dataclass(frozen=True)
+class CoursePoint:
+    x: str
+    y: str
+    title: str
+
+
+@dataclass(frozen=True)
+class TimeCourse:
+    width: str
+    height: str
+    backgrounds: tuple[tuple[str, str, str, str, str], ...]
+    """(x, y, width, height, fill) of the client-side and counselor-side halves."""
+    grid: tuple[tuple[str, str, str, str, bool], ...]
+    """(x1, y, x2, label, is the 50% line)."""
+    labels: tuple[SvgText, ...]
+    paths: tuple[str, ...]
+    points: tuple[CoursePoint, ...]
+    empty: SvgText | None
+    axis: Axis
+    note: str
+
+
+@dataclass(frozen=True)
+class Line:
+    """One transcript line."""
+
+    index: int
+    lane: str
+    start: str
+    speaker: str
+    clock: str
+    who: str
+    flag: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """Everything the report templates show, formatted; built by :func:`report_view`."""
+
+    file_name: str
+    subtitle: str
+    schema_version: str
+    verdict: str
+    verdict_colour: str
+    verdict_explanation: str
+    score: ScoreView | None
+    reasons: tuple[str, ...]
+    warnings: tuple[str, ...]
+    blockers: tuple[str, ...]
+    blocker_advice: str
+    roles: tuple[tuple[str, str], ...]
+    criteria: tuple[CriterionView, ...]
+    has_norms: bool
+    norms_source: str
+    talk_parts: tuple[TalkPart, ...]
+    talk_label: str
+    talk_legend: tuple[tuple[str, str, str, str], ...]
+    """(role, colour, label, "59.7 s · 35.7%")."""
+    chips: tuple[str, ...]
+    role_rows: tuple[tuple[str, str, str], ...]
+    session_rows: tuple[tuple[str, str], ...]
+    timeline: Timeline
+    events: tuple[tuple[str, int | None], ...]
+    """(title, transcript line) of each interruption, in time order."""
+    time_course: TimeCourse
+    transcript: tuple[Line, ...]
+    transcript_note: str
+    footer: tuple[tuple[str, str], ...]
+    generator: str
+    privacy: str
+    role_colours: Mapping[str, str]
+
+
+def _f(value: float, digits: int = 1) -> str:
+    return f"{value:.{digits}f}"
+
+
+def _score(evidence: Doc) -> ScoreView | None:
+    """The score block, or ``None`` for a 1.0 document (no score keys at all)."""
+    if not any(key in evidence for key in ("score", "score_band", "score_meaning")):
+        return None
+    score = _float(evidence.get("score"))
+    if score is not None:
+        score = min(max(score, 0.0), 1.0)
+    band = _text(evidence.get("score_band")).strip().lower()
+    return ScoreView(
+        value=DASH if score is None else f"{score:.2f}",
+        percent=DASH if score is None else f"{score * 100:.0f}%",
+        band=BAND_LABELS.get(band, ""),
+        meaning=_text(evidence.get("score_meaning")).strip(),
+        mark=None if score is None else round(score * 100, 2),
     )
 
 
-def _html_criteria(document: Doc) -> str:
-    criteria = _maps(_get(document, "evidence", "criteria"))
-    if not criteria:
-        return '<p class="note">No criteria were recorded.</p>'
-    rows = []
-    for criterion in criteria:
+def _criteria(evidence: Doc) -> list[CriterionView]:
+    views = []
+    for criterion in _maps(evidence.get("criteria")):
         name = _text(criterion.get("name"))
-        passed = criterion.get("passed")
-        if passed is True:
-            mark = '<td class="num pass" title="passed">✓</td>'
-        elif passed is False:
-            mark = '<td class="num fail" title="not passed">✗</td>'
-        else:
-            mark = '<td class="num na" title="not assessed">—</td>'
+        unit = _text(criterion.get("unit")) or None
+        norms = _map(criterion.get("norms"))
+
+        def fmt(v: float, name: str = name, unit: str | None = unit) -> str:
+            return _criterion_value(name, v, unit)
+
         description = _text(criterion.get("description"))
-        label = (
-            f"{_e(description)}<br><code>{_e(name)}</code>"
-            if description
-            else (f"<code>{_e(name)}</code>")
+        label = _text(criterion.get("label")) or description or name
+        auc = _float(norms.get("auc"))
+        passed = criterion.get("passed")
+        better = _text(criterion.get("better")).strip().lower()
+        views.append(
+            CriterionView(
+                name=name,
+                label=label,
+                description=description if description != label else "",
+                value=_criterion_value(name, criterion.get("value"), unit),
+                threshold=_threshold(criterion),
+                better=better if better in ("higher", "lower") else "",
+                passed=passed if isinstance(passed, bool) else None,
+                strip=norm_strip(
+                    norms, criterion.get("value"), threshold=criterion.get("threshold"), fmt=fmt
+                ),
+                percentile=_percentile_text(norms),
+                auc="" if auc is None else f"AUC {auc:.2f}",
+            )
         )
-        rows.append(
-            f"<tr><td>{label}</td>"
-            f'<td class="num">{_e(_criterion_value(name, criterion.get("value")))}</td>'
-            f'<td class="num">{_e(_threshold(criterion))}</td>{mark}</tr>'
-        )
-    return (
-        '<table class="criteria"><thead><tr><th>Criterion</th><th class="num">Value</th>'
-        '<th class="num">Threshold</th><th class="num">Passed</th></tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
+    return views
 
 
-def _html_roles(document: Doc) -> str:
+def _norms_source(evidence: Doc) -> str:
+    sources = [
+        _text(_map(c.get("norms")).get("source")).strip() for c in _maps(evidence.get("criteria"))
+    ]
+    return next((s for s in sources if s), "")
+
+
+def _roles(document: Doc) -> list[tuple[str, str]]:
     roles = _map(document.get("roles"))
     confidence = _float(roles.get("confidence"))
-    others = _strings(roles.get("others"))
     rows = [
         ("Counselor", _text(roles.get("counselor")) or DASH),
         ("Client", _text(roles.get("client")) or DASH),
         ("Assigned by", _text(roles.get("method")) or DASH),
         ("Confidence", DASH if confidence is None else f"{confidence * 100:.0f}%"),
     ]
+    others = _strings(roles.get("others"))
     if others:
         rows.append(("Other speakers", ", ".join(others)))
-    body = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
-    return f'<div class="roles"><h3 style="margin-top:0">Speakers</h3><dl>{body}</dl></div>'
-
-
-def _html_summary(document: Doc) -> str:
-    verdict = _verdict(document)
-    colour = VERDICT_COLOURS.get(verdict, UNKNOWN_VERDICT_COLOUR)
-    explanation = VERDICT_EXPLANATIONS.get(verdict, "No verdict was recorded.")
-    reasons = _strings(_get(document, "evidence", "reasons"))
-    reasons_html = (
-        '<ul class="reasons">' + "".join(f"<li>{_e(r)}</li>" for r in reasons) + "</ul>"
-        if reasons
-        else ""
+    diarization = _map(document.get("diarization"))
+    quality = _text(diarization.get("quality")) or _text(
+        _get(document, "evidence", "reliability", "diarization_quality")
     )
-    return (
-        '<section class="card" id="summary"><h2>Summary</h2>'
-        f"{_html_warnings(document)}"
-        '<div class="summary"><div>'
-        f'<div class="verdict" style="--verdict:{colour}" data-verdict="{_e(verdict)}">'
-        f'<p class="big">Client-led: {_e(verdict)}</p><p class="explain">{_e(explanation)}</p>'
-        f"</div>{reasons_html}</div>{_html_roles(document)}</div>"
-        f"<h3>Criteria</h3>{_html_criteria(document)}</section>"
-    )
+    if quality:
+        method = _text(diarization.get("method"))
+        rows.append(("Speaker separation", f"{quality} ({method})" if method else quality))
+    return rows
 
 
-def _svg_talk_bar(metrics: Doc) -> str:
+def _talk(metrics: Doc) -> tuple[list[TalkPart], str]:
     shares = _shares(metrics)
-    width, height = 1000.0, 44.0
     if shares is None:
-        return (
-            f'<svg viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
-            'aria-label="No speech detected">'
-            f'<rect x="0" y="4" width="{width:.0f}" height="36" rx="6" fill="#e6e9ee"/>'
-            f"{_svg_text(width / 2, 27, 'No speech detected', anchor='middle', size=14)}"
-            "</svg>"
-        )
+        return [], "No speech detected"
     parts = []
     x = 0.0
     for role in ("counselor", "client", "other"):
         share = shares[role]
         if share <= 0:
             continue
-        w = share * width
-        parts.append(
-            f'<rect class="talk {role}" x="{x:.1f}" y="4" width="{w:.1f}" height="36" '
-            f'fill="{ROLE_COLOURS[role]}"><title>{_e(_role_label(role))}: '
-            f"{_e(_percent(share))}</title></rect>"
-        )
+        w = share * 1000.0
+        text = None
         if w >= 70:
             label = f"{_role_label(role)} {_percent(share)}" if w >= 200 else _percent(share)
-            parts.append(
-                _svg_text(
-                    x + w / 2,
-                    27.5,
-                    label,
-                    anchor="middle",
-                    size=15,
-                    extra=' font-weight="700" style="fill:#fff"',
-                )
+            text = SvgText(
+                _f(x + w / 2), "27.5", label, "middle", 15, style="fill:#fff", weight="700"
             )
+        parts.append(
+            TalkPart(
+                role=role,
+                label=_role_label(role),
+                x=_f(x),
+                width=_f(w),
+                colour=ROLE_COLOURS[role],
+                title=f"{_role_label(role)}: {_percent(share)}",
+                text=text,
+            )
+        )
         x += w
     label = ", ".join(f"{_role_label(r)} {_percent(s)}" for r, s in shares.items() if s > 0)
-    return (
-        f'<svg viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
-        f'aria-label="Share of speech: {_e(label)}">'
-        f'<clipPath id="talk-clip"><rect x="0" y="4" width="{width:.0f}" height="36" rx="6"/>'
-        f'</clipPath><g clip-path="url(#talk-clip)">{"".join(parts[::1])}</g></svg>'
-    )
+    return parts, f"Share of speech: {label}"
 
 
-def _html_talk_time(document: Doc) -> str:
-    metrics = _map(document.get("metrics"))
-    legend = []
-    for role in ("counselor", "client"):
-        speech = _seconds(_get(metrics, role, "speech_s"))
-        share = _percent(_get(metrics, role, "share"))
-        legend.append(
-            f'<span><i class="swatch" style="background:{ROLE_COLOURS[role]}"></i>'
-            f"<b>{_role_label(role)}</b> {_e(speech)} · {_e(share)}</span>"
-        )
-    chips = [
+def _chips(metrics: Doc) -> list[str]:
+    other_s = _float(metrics.get("other_speech_s"))
+    return [
         f"Silence {_seconds(metrics.get('silence_s'))}",
         f"Overlapping speech {_seconds(metrics.get('overlap_s'))}",
-        *(
-            [f"Other speakers {_seconds(other_s)}"]
-            if (other_s := _float(metrics.get("other_speech_s")))
-            else []
-        ),
+        *([f"Other speakers {_seconds(other_s)}"] if other_s else []),
         f"Client-to-counselor talk ratio {_number(metrics.get('talk_ratio_client_to_counselor'))}",
     ]
-    role_rows = "".join(
-        f'<tr><td>{_e(label)}</td><td class="num">{_e(c)}</td><td class="num">{_e(k)}</td></tr>'
-        for label, c, k in _role_rows(metrics)
-    )
-    session_rows = "".join(
-        f'<tr><td>{_e(label)}</td><td class="num">{_e(v)}</td></tr>'
-        for label, v in _session_rows(metrics)
-    )
-    return (
-        '<section class="card" id="talk-time"><h2>Talk time</h2>'
-        f"{_svg_talk_bar(metrics)}"
-        f'<div class="legend">{"".join(legend)}</div>'
-        f'<div class="chips">{"".join(f"<span class=chip>{_e(c)}</span>" for c in chips)}</div>'
-        '<div class="tables"><div><h3>By role</h3><table><thead><tr><th>Measure</th>'
-        '<th class="num">Counselor</th><th class="num">Client</th></tr></thead>'
-        f"<tbody>{role_rows}</tbody></table></div>"
-        '<div><h3>Whole session</h3><table><thead><tr><th>Measure</th><th class="num">Value</th>'
-        f"</tr></thead><tbody>{session_rows}</tbody></table>"
-        '<p class="note">Questions, reflections and advice cues are estimated from the words '
-        "alone; a human coder (MITI) may count differently.</p></div></div></section>"
-    )
 
 
 def _utterance_finder(utterances: Sequence[Doc]) -> Callable[[Doc], int | None]:
@@ -650,22 +915,20 @@ def _utterance_finder(utterances: Sequence[Doc]) -> Callable[[Doc], int | None]:
     return find
 
 
-def _time_axis(
+def _axis(
     x: Callable[[float], float], duration_s: float, y: float, left: float, right: float
-) -> str:
-    parts = [f'<line x1="{left:.1f}" y1="{y:.1f}" x2="{right:.1f}" y2="{y:.1f}" stroke="#9aa4b1"/>']
-    for tick in _ticks(duration_s):
-        tx = x(tick)
-        parts.append(
-            f'<line x1="{tx:.1f}" y1="{y:.1f}" x2="{tx:.1f}" y2="{y + 5:.1f}" stroke="#9aa4b1"/>'
-        )
-        parts.append(
-            _svg_text(tx, y + 18, _clock(tick), anchor="middle", size=11, extra=' class="tick"')
-        )
-    return "".join(parts)
+) -> Axis:
+    return Axis(
+        y=_f(y),
+        left=_f(left),
+        right=_f(right),
+        tick_bottom=_f(y + 5),
+        label_y=_f(y + 18),
+        ticks=tuple((_f(x(tick)), _clock(tick)) for tick in _ticks(duration_s)),
+    )
 
 
-def _svg_timeline(document: Doc, find: Callable[[Doc], int | None]) -> str:
+def _timeline(document: Doc, find: Callable[[Doc], int | None]) -> Timeline:
     segments = _maps(document.get("segments"))
     events = _interruption_events(_map(document.get("metrics")))
     duration = _duration(document)
@@ -676,107 +939,78 @@ def _svg_timeline(document: Doc, find: Callable[[Doc], int | None]) -> str:
     width, left, right, top, lane_h, gap = 1000.0, 92.0, 24.0, 22.0, 28.0, 8.0
     plot_w = width - left - right
     axis_y = top + len(lanes) * (lane_h + gap)
-    height = axis_y + 26
 
     def x(t: float) -> float:
         return left + plot_w * min(max(t, 0.0), span) / span
 
-    parts = []
+    lane_views = []
     for i, lane in enumerate(lanes):
         y = top + i * (lane_h + gap)
-        parts.append(
-            f'<rect class="lane" x="{left:.1f}" y="{y:.1f}" width="{plot_w:.1f}" '
-            f'height="{lane_h:.1f}" fill="#f1f3f6" rx="3"/>'
+        label = SvgText(
+            _f(left - 10), _f(y + lane_h / 2 + 4.5), _role_label(lane), "end", 13, weight="600"
         )
-        parts.append(
-            _svg_text(
-                left - 10,
-                y + lane_h / 2 + 4.5,
-                _role_label(lane),
-                anchor="end",
-                size=13,
-                extra=' font-weight="600"',
-            )
-        )
+        lane_views.append(Lane(_f(left), _f(y), _f(plot_w), _f(lane_h), label))
+    segment_views = []
     for segment in segments:
         start = _float(segment.get("start")) or 0.0
         end = _float(segment.get("end"))
         end = start if end is None else max(end, start)
         lane = _lane(segment.get("role"))
         y = top + lanes.index(lane) * (lane_h + gap)
-        w = max(x(end) - x(start), 0.6)
-        title = (
-            f"{_clock(start)}{RANGE}{_clock(end)} "
-            f"{_role_label(segment.get('role'), segment.get('speaker'))}"
+        segment_views.append(
+            Segment(
+                lane=lane,
+                x=_f(x(start), 2),
+                y=_f(y),
+                width=_f(max(x(end) - x(start), 0.6), 2),
+                height=_f(lane_h),
+                colour=ROLE_COLOURS[lane],
+                start=_f(start, 3),
+                end=_f(end, 3),
+                title=(
+                    f"{_clock(start)}{RANGE}{_clock(end)} "
+                    f"{_role_label(segment.get('role'), segment.get('speaker'))}"
+                ),
+            )
         )
-        parts.append(
-            f'<rect class="seg {lane}" x="{x(start):.2f}" y="{y:.1f}" width="{w:.2f}" '
-            f'height="{lane_h:.1f}" fill="{ROLE_COLOURS[lane]}" '
-            f'data-start="{start:.3f}" data-end="{end:.3f}"><title>{_e(title)}</title>'
-            "</rect>"
-        )
+    markers = []
     for n, event in enumerate(events):
         start = _float(event.get("start")) or 0.0
         colour = ROLE_COLOURS[_lane(event.get("interrupter"))]
         attempt = event.get("kind") == "overlap_attempt"
         ex = x(start)
-        fill = "#fff" if attempt else colour
-        dash = ' stroke-dasharray="3 2"' if attempt else ""
-        marker = (
-            f'<line x1="{ex:.2f}" y1="{top - 4:.1f}" x2="{ex:.2f}" y2="{axis_y - gap:.1f}" '
-            f'stroke="{colour}" stroke-width="1.5"{dash}/>'
-            f'<path d="M{ex - 6:.2f},{top - 16:.1f} L{ex + 6:.2f},{top - 16:.1f} '
-            f'L{ex:.2f},{top - 5:.1f} Z" fill="{fill}" stroke="{colour}" stroke-width="1.5"/>'
-        )
-        target = find(event)
-        if target is not None:
-            marker = f'<a href="#t-{target}">{marker}</a>'
-        parts.append(
-            f'<g class="intr {"attempt" if attempt else "interruption"}" id="intr-{n}" '
-            f'data-start="{start:.3f}"><title>{_e(_event_title(event))}</title>{marker}</g>'
-        )
-    parts.append(_time_axis(x, duration, axis_y, left, width - right))
-    return (
-        f'<svg viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
-        'aria-label="Who spoke when, with interruptions marked">'
-        f"{''.join(parts)}</svg>"
-    )
-
-
-def _html_timeline(document: Doc) -> str:
-    metrics = _map(document.get("metrics"))
-    events = _interruption_events(metrics)
-    find = _utterance_finder(_maps(document.get("utterances")))
-    legend = "".join(
-        f'<span><i class="swatch" style="background:{ROLE_COLOURS[r]}"></i>{_role_label(r)}</span>'
-        for r in ("counselor", "client")
-    )
-    legend += "<span>▼ interruption (colour of the interrupter)</span>"
-    legend += "<span>▽ overlap attempt (the other kept the floor)</span>"
-    if events:
-        items = []
-        for event in events:
-            target = find(event)
-            text = _e(_event_title(event))
-            items.append(
-                f'<li><a href="#t-{target}">{text}</a></li>'
-                if target is not None
-                else f"<li>{text}</li>"
+        markers.append(
+            Marker(
+                index=n,
+                kind="attempt" if attempt else "interruption",
+                start=_f(start, 3),
+                title=_event_title(event),
+                x=_f(ex, 2),
+                y1=_f(top - 4),
+                y2=_f(axis_y - gap),
+                path=(
+                    f"M{ex - 6:.2f},{top - 16:.1f} L{ex + 6:.2f},{top - 16:.1f} "
+                    f"L{ex:.2f},{top - 5:.1f} Z"
+                ),
+                fill="#fff" if attempt else colour,
+                colour=colour,
+                dashed=attempt,
+                target=find(event),
             )
-        many = " many" if len(items) > 6 else ""
-        listing = (
-            f'<h3>Interruptions and overlaps</h3><ol class="events{many}">{"".join(items)}</ol>'
         )
-    else:
-        listing = '<p class="note">No interruptions or overlap attempts were detected.</p>'
-    return (
-        '<section class="card" id="timeline"><h2>Who spoke when</h2>'
-        f'<div class="legend">{legend}</div>{_svg_timeline(document, find)}{listing}</section>'
+    return Timeline(
+        width=f"{width:.0f}",
+        height=f"{axis_y + 26:.0f}",
+        lanes=tuple(lane_views),
+        segments=tuple(segment_views),
+        markers=tuple(markers),
+        axis=_axis(x, duration, axis_y, left, width - right),
     )
 
 
-def _svg_time_course(document: Doc) -> str:
-    windows = _maps(_get(document, "metrics", "time_course", "windows"))
+def _time_course(document: Doc) -> TimeCourse:
+    course = _map(_get(document, "metrics", "time_course"))
+    windows = _maps(course.get("windows"))
     duration = _duration(document)
     ends = [_float(w.get("end")) or 0.0 for w in windows]
     span = max([duration, *ends]) or 1.0
@@ -789,36 +1023,30 @@ def _svg_time_course(document: Doc) -> str:
     def y(share: float) -> float:
         return top + (1.0 - min(max(share, 0.0), 1.0)) * plot_h
 
-    parts = [
-        f'<rect x="{left:.1f}" y="{top:.1f}" width="{plot_w:.1f}" height="{plot_h / 2:.1f}" '
-        'fill="#fdf3ea"/>',
-        f'<rect x="{left:.1f}" y="{y(0.5):.1f}" width="{plot_w:.1f}" '
-        f'height="{plot_h / 2:.1f}" fill="#eef4fb"/>',
-    ]
-    for share in (0.0, 0.25, 0.5, 0.75, 1.0):
-        gy = y(share)
-        style = (
-            'stroke="#3b4654" stroke-width="1.2" stroke-dasharray="6 4" class="ref50"'
-            if share == 0.5
-            else 'stroke="#dde3ea"'
-        )
-        parts.append(
-            f'<line x1="{left:.1f}" y1="{gy:.1f}" x2="{width - right:.1f}" y2="{gy:.1f}" {style}/>'
-        )
-        parts.append(_svg_text(left - 8, gy + 4, f"{share * 100:.0f}%", anchor="end", size=11))
-    parts.append(
-        _svg_text(left + 8, top + 15, "client talks more ↑", size=11, extra=' style="fill:#a8520c"')
+    backgrounds = (
+        (_f(left), _f(top), _f(plot_w), _f(plot_h / 2), "#fdf3ea"),
+        (_f(left), _f(y(0.5)), _f(plot_w), _f(plot_h / 2), "#eef4fb"),
     )
-    parts.append(
-        _svg_text(
-            left + 8,
-            top + plot_h - 7,
+    grid = tuple(
+        (_f(left), _f(y(share)), _f(width - right), f"{share * 100:.0f}%", share == 0.5)
+        for share in (0.0, 0.25, 0.5, 0.75, 1.0)
+    )
+    grid_labels = tuple(
+        SvgText(_f(left - 8), _f(y(share) + 4), f"{share * 100:.0f}%", "end", 11)
+        for share in (0.0, 0.25, 0.5, 0.75, 1.0)
+    )
+    labels = (
+        *grid_labels,
+        SvgText(_f(left + 8), _f(top + 15), "client talks more ↑", size=11, style="fill:#a8520c"),
+        SvgText(
+            _f(left + 8),
+            _f(top + plot_h - 7),
             "counselor talks more ↓",
             size=11,
-            extra=' style="fill:#2563a8"',
-        )
+            style="fill:#2563a8",
+        ),
     )
-    points: list[tuple[float, float, Doc]] = []
+    points: list[CoursePoint] = []
     runs: list[list[tuple[float, float]]] = [[]]
     for window in windows:
         client_share = _float(window.get("client_share"))
@@ -831,98 +1059,159 @@ def _svg_time_course(document: Doc) -> str:
             continue
         point = (x((start + end) / 2), y(client_share))
         runs[-1].append(point)
-        points.append((*point, window))
-    for run in runs:
-        if len(run) >= 2:
-            path = " ".join(
-                f"{'M' if i == 0 else 'L'}{px:.1f},{py:.1f}" for i, (px, py) in enumerate(run)
-            )
-            parts.append(
-                f'<path class="course" d="{path}" fill="none" stroke="#d9731a" '
-                'stroke-width="2.5" stroke-linejoin="round"/>'
-            )
-    for px, py, window in points:
-        title = (
-            f"{_clock(_float(window.get('start')))}{RANGE}{_clock(_float(window.get('end')))}: "
-            f"client {_percent(window.get('client_share'), 0)} of speech"
-        )
-        parts.append(
-            f'<circle cx="{px:.1f}" cy="{py:.1f}" r="4" fill="#fff" stroke="#d9731a" '
-            f'stroke-width="2"><title>{_e(title)}</title></circle>'
-        )
-    if not points:
-        parts.append(
-            _svg_text(
-                left + plot_w / 2,
-                top + plot_h / 2 - 10,
-                "Not enough speech for a time course",
-                anchor="middle",
-                size=14,
+        points.append(
+            CoursePoint(
+                _f(point[0]),
+                _f(point[1]),
+                f"{_clock(_float(window.get('start')))}{RANGE}{_clock(_float(window.get('end')))}: "
+                f"client {_percent(client_share, 0)} of speech",
             )
         )
-    parts.append(_time_axis(x, span, top + plot_h, left, width - right))
-    return (
-        f'<svg viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
-        'aria-label="Client share of speech over time">'
-        f"{''.join(parts)}</svg>"
+    paths = tuple(
+        " ".join(f"{'M' if i == 0 else 'L'}{px:.1f},{py:.1f}" for i, (px, py) in enumerate(run))
+        for run in runs
+        if len(run) >= 2
+    )
+    empty = (
+        None
+        if points
+        else SvgText(
+            _f(left + plot_w / 2),
+            _f(top + plot_h / 2 - 10),
+            "Not enough speech for a time course",
+            "middle",
+            14,
+        )
+    )
+    window_s, step_s = _float(course.get("window_s")), _float(course.get("step_s"))
+    note = ""
+    if window_s is not None and step_s is not None:
+        note = (
+            f" Each point is the share within a {_span(window_s)} window; windows start every "
+            f"{_span(step_s)}. Gaps are windows without speech."
+        )
+    return TimeCourse(
+        width=f"{width:.0f}",
+        height=f"{height:.0f}",
+        backgrounds=backgrounds,
+        grid=grid,
+        labels=labels,
+        paths=paths,
+        points=tuple(points),
+        empty=empty,
+        axis=_axis(x, span, top + plot_h, left, width - right),
+        note=note,
     )
 
 
-def _html_time_course(document: Doc) -> str:
-    course = _map(_get(document, "metrics", "time_course"))
-    window, step = _float(course.get("window_s")), _float(course.get("step_s"))
-    detail = ""
-    if window is not None and step is not None:
-        detail = (
-            f" Each point is the share within a {_span(window)} window; windows start every "
-            f"{_span(step)}. Gaps are windows without speech."
-        )
-    return (
-        '<section class="card" id="time-course"><h2>Client share of speech over time</h2>'
-        f"{_svg_time_course(document)}"
-        f'<p class="note">Above the dashed 50% line the client spoke more than the counselor.'
-        f"{_e(detail)}</p></section>"
-    )
-
-
-def _html_transcript(document: Doc) -> str:
+def _transcript(document: Doc, find: Callable[[Doc], int | None]) -> list[Line]:
     utterances = _maps(document.get("utterances"))
-    if not utterances:
-        return (
-            '<section class="card" id="transcript"><h2>Transcript</h2>'
-            '<p class="note">No speech was transcribed.</p></section>'
-        )
     flags: dict[int, str] = {}
-    find = _utterance_finder(utterances)
     for event in _interruption_events(_map(document.get("metrics"))):
         target = find(event)
         if target is not None and event.get("interrupter") == utterances[target].get("role"):
-            attempt = event.get("kind") == "overlap_attempt"
-            flags[target] = "overlap" if attempt else "interrupts"
+            flags[target] = "overlap" if event.get("kind") == "overlap_attempt" else "interrupts"
     lines = []
     for i, utterance in enumerate(utterances):
         start = _float(utterance.get("start")) or 0.0
-        role = utterance.get("role")
-        speaker = utterance.get("speaker")
-        flag = f'<span class="flag">{flags[i]}</span>' if i in flags else ""
+        role, speaker = utterance.get("role"), utterance.get("speaker")
         lines.append(
-            f'<p class="{_lane(role)}" id="t-{i}" data-start="{start:.3f}" '
-            f'title="{_e(speaker)}"><span class="ts">[{_clock(start)}]</span>'
-            f'<span class="who">{_e(_role_label(role, speaker))}</span>{flag} '
-            f"{_e(utterance.get('text')).strip()}</p>"
+            Line(
+                index=i,
+                lane=_lane(role),
+                start=_f(start, 3),
+                speaker=_text(speaker),
+                clock=_clock(start),
+                who=_role_label(role, speaker),
+                flag=flags.get(i, ""),
+                text=_text(utterance.get("text")).strip(),
+            )
         )
-    body = "\n".join(lines)
-    return f'<section class="card transcript" id="transcript"><h2>Transcript</h2>{body}</section>'
+    return lines
 
 
-def _html_footer(document: Doc) -> str:
-    items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in _footer_items(document))
-    return (
-        f"<footer><dl>{items}</dl>"
-        f"<p>Generated by {GENERATOR} from session.json. Measures are automatic estimates "
-        "from speech recognition and speaker diarization; they support, not replace, a "
-        "supervisor's judgement.</p>"
-        f'<p class="privacy"><strong>Privacy.</strong> {_e(PRIVACY_NOTICE)}</p></footer>'
+def report_view(document: Mapping[str, Any]) -> ReportView:
+    """Everything the report templates show, formatted, from a ``session.json`` document.
+
+    The web app renders the same view with the shared templates
+    (``report/_sections.html``) inside its own page.
+    """
+    metrics = _map(document.get("metrics"))
+    evidence = _map(document.get("evidence"))
+    verdict = _verdict(document)
+    file_name = _text(_get(document, "audio", "file_name")) or "recording"
+    duration = _float(_get(document, "audio", "duration_s"))
+    find = _utterance_finder(_maps(document.get("utterances")))
+    criteria = _criteria(evidence)
+    talk_parts, talk_label = _talk(metrics)
+    legend = tuple(
+        (
+            role,
+            ROLE_COLOURS[role],
+            _role_label(role),
+            f"{_seconds(_get(metrics, role, 'speech_s'))} · {_percent(_get(metrics, role, 'share'))}",
+        )
+        for role in ("counselor", "client")
+    )
+    removed = bool(document.get("transcript_removed"))
+    transcript = [] if removed else _transcript(document, find)
+    return ReportView(
+        file_name=file_name,
+        subtitle=f"{file_name} · {_clock(duration)}" if duration is not None else file_name,
+        schema_version=_text(document.get("schema_version")),
+        verdict=verdict,
+        verdict_colour=VERDICT_COLOURS.get(verdict, UNKNOWN_VERDICT_COLOUR),
+        verdict_explanation=VERDICT_EXPLANATIONS.get(verdict, "No verdict was recorded."),
+        score=_score(evidence),
+        reasons=tuple(_strings(evidence.get("reasons"))),
+        warnings=tuple(_warnings(document)),
+        blockers=tuple(_blockers(document)),
+        blocker_advice=BLOCKER_ADVICE,
+        roles=tuple(_roles(document)),
+        criteria=tuple(criteria),
+        has_norms=any(c.strip is not None for c in criteria),
+        norms_source=_norms_source(evidence),
+        talk_parts=tuple(talk_parts),
+        talk_label=talk_label,
+        talk_legend=legend,
+        chips=tuple(_chips(metrics)),
+        role_rows=tuple(_role_rows(metrics)),
+        session_rows=tuple(_session_rows(metrics)),
+        timeline=_timeline(document, find),
+        events=tuple((_event_title(e), find(e)) for e in _interruption_events(metrics)),
+        time_course=_time_course(document),
+        transcript=tuple(transcript),
+        transcript_note=(
+            TRANSCRIPT_REMOVED_NOTE
+            if removed
+            else ""
+            if transcript
+            else "No speech was transcribed."
+        ),
+        footer=tuple(_footer_items(document)),
+        generator=GENERATOR,
+        privacy=PRIVACY_NOTICE,
+        role_colours=ROLE_COLOURS,
+    )
+
+
+# ----------------------------------------------------------------------------- HTML
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The report templates (``pipeline/templates``), autoescaped, strict about undefined names.
+
+    The templates ship as package data and load relative to the package, so an
+    installed wheel renders the same report as a source checkout.
+    """
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader(TEMPLATE_PACKAGE, TEMPLATE_FOLDER),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
 
 
@@ -933,34 +1222,20 @@ def render_html(document: dict[str, Any]) -> str:
     ----------
     document : dict
         The session document (``schema_version``, ``audio``, ``roles``,
-        ``segments``, ``utterances``, ``metrics``, ``evidence``...).
+        ``segments``, ``utterances``, ``metrics``, ``evidence``...), schema 1.0 or 2.0.
 
     Returns
     -------
     str
         A complete HTML5 document with inline CSS and SVG, no scripts and no
-        external resources: a summary with the verdict and criteria, talk-time
-        bars and key numbers, a speaker timeline with interruptions, the client's
-        share over time, the transcript (line ``t-<i>`` with ``data-start``
-        seconds) and a footer with provenance and a privacy notice.
+        external resources: a summary with the verdict, the score and its meaning,
+        why a verdict is inconclusive, and each criterion against the expert-rated
+        reference sessions; talk-time bars and key numbers; a speaker timeline with
+        interruptions; the client's share over time; the transcript (line ``t-<i>``
+        with ``data-start`` seconds) and a footer with provenance and a privacy notice.
     """
-    file_name = _text(_get(document, "audio", "file_name")) or "recording"
-    duration = _float(_get(document, "audio", "duration_s"))
-    subtitle = f"{file_name} · {_clock(duration)}" if duration is not None else file_name
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta http-equiv="Content-Security-Policy" '
-        "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
-        '<meta name="robots" content="noindex">'
-        f"<title>Session report · {_e(file_name)}</title><style>{CSS}</style></head>\n"
-        f'<body><main><header class="page"><h1>Session report</h1>'
-        f'<span class="sub">{_e(subtitle)}</span></header>\n'
-        f"{_html_summary(document)}\n{_html_talk_time(document)}\n"
-        f"{_html_timeline(document)}\n{_html_time_course(document)}\n"
-        f"{_html_transcript(document)}\n{_html_footer(document)}\n</main></body></html>\n"
-    )
+    template = environment().get_template(PAGE_TEMPLATE)
+    return template.render(report=report_view(document))
 
 
 # ------------------------------------------------------------------------- Markdown
@@ -983,62 +1258,92 @@ def _md_table(header: Sequence[str], rows: Iterable[Sequence[str]], *, right: in
     return "\n".join(lines)
 
 
+def _md_reference(criterion: CriterionView) -> str:
+    if criterion.strip is None:
+        return DASH
+    return "; ".join(
+        f"{'good' if b.group == 'high' else 'poor'} {b.middle}" for b in criterion.strip.bands
+    )
+
+
 def render_markdown(document: dict[str, Any]) -> str:
     """Render a ``session.json`` document as Markdown with the same content as the HTML.
 
-    Sections: verdict and reasons, warnings, criteria table, speakers, key
-    numbers, interruption events (``mm:ss``) and the transcript, one line per
-    utterance as ``**[mm:ss] Counselor:** text``. Document text is escaped.
+    Sections: verdict, score and reasons, why a verdict is inconclusive, warnings,
+    criteria table (with the middle half of expert-rated good and poor sessions and
+    where this session falls), speakers, key numbers, interruption events
+    (``mm:ss``) and the transcript, one line per utterance as
+    ``**[mm:ss] Counselor:** text``. Document text is escaped.
     """
+    view = report_view(document)
     metrics = _map(document.get("metrics"))
-    roles = _map(document.get("roles"))
-    verdict = _verdict(document)
-    file_name = _text(_get(document, "audio", "file_name")) or "recording"
-    out = [f"# Session report: {_md(file_name)}", "", f"## Client-led: {_md(verdict)}", ""]
-    out += [_md(VERDICT_EXPLANATIONS.get(verdict, "No verdict was recorded.")), ""]
-    reasons = _strings(_get(document, "evidence", "reasons"))
-    if reasons:
-        out += [f"- {_md(r)}" for r in reasons] + [""]
-    warnings = _warnings(document)
-    if warnings:
-        out += ["### ⚠ Warnings", ""] + [f"- **{_md(w)}**" for w in warnings] + [""]
+    out = [
+        f"# Session report: {_md(view.file_name)}",
+        "",
+        f"## Client-led: {_md(view.verdict)}",
+        "",
+    ]
+    out += [_md(view.verdict_explanation), ""]
+    if view.score is not None:
+        band = f" ({view.score.band} band)" if view.score.band else ""
+        out += [f"**Score: {_md(view.score.value)}**{_md(band)}", ""]
+        if view.score.meaning:
+            out += [_md(view.score.meaning), ""]
+    if view.blockers:
+        out += ["### Why there is no verdict", ""]
+        out += [f"- **{_md(b)}**" for b in view.blockers] + ["", _md(view.blocker_advice), ""]
+    if view.reasons:
+        out += [f"- {_md(r)}" for r in view.reasons] + [""]
+    if view.warnings:
+        out += ["### ⚠ Warnings", ""] + [f"- **{_md(w)}**" for w in view.warnings] + [""]
 
     out += ["## Criteria", ""]
-    criteria = _maps(_get(document, "evidence", "criteria"))
-    out.append(
-        _md_table(
-            ("Criterion", "Value", "Threshold", "Passed"),
-            (
+    if view.criteria and view.has_norms:
+        out.append(
+            _md_table(
                 (
-                    _text(c.get("name")),
-                    _criterion_value(_text(c.get("name")), c.get("value")),
-                    _threshold(c),
-                    _passed_mark(c.get("passed")),
-                )
-                for c in criteria
-            ),
+                    "Criterion",
+                    "Value",
+                    "Threshold",
+                    "Better",
+                    "Middle half of expert-rated sessions",
+                    "This session",
+                    "Passed",
+                ),
+                (
+                    (
+                        c.label if c.label == c.name else f"{c.label} ({c.name})",
+                        c.value,
+                        c.threshold,
+                        c.better or DASH,
+                        _md_reference(c),
+                        c.percentile or DASH,
+                        _passed_mark(c.passed),
+                    )
+                    for c in view.criteria
+                ),
+            )
         )
-        if criteria
-        else "No criteria were recorded."
-    )
+        if view.norms_source:
+            out += ["", f"Reference sessions: {_md(view.norms_source)}."]
+    elif view.criteria:
+        out.append(
+            _md_table(
+                ("Criterion", "Value", "Threshold", "Passed"),
+                ((c.name, c.value, c.threshold, _passed_mark(c.passed)) for c in view.criteria),
+            )
+        )
+    else:
+        out.append("No criteria were recorded.")
     out.append("")
 
-    confidence = _float(roles.get("confidence"))
     out += ["## Speakers", ""]
-    out += [
-        f"- Counselor: {_md(roles.get('counselor') or DASH)}",
-        f"- Client: {_md(roles.get('client') or DASH)}",
-        f"- Assigned by: {_md(roles.get('method') or DASH)}",
-        f"- Confidence: {DASH if confidence is None else f'{confidence * 100:.0f}%'}",
-    ]
-    others = _strings(roles.get("others"))
-    if others:
-        out.append(f"- Other speakers: {_md(', '.join(others))}")
+    out += [f"- {_md(k)}: {_md(v)}" for k, v in view.roles]
     out.append("")
 
     out += ["## Key numbers", ""]
-    out += [_md_table(("Measure", "Counselor", "Client"), _role_rows(metrics)), ""]
-    out += [_md_table(("Whole session", "Value"), _session_rows(metrics)), ""]
+    out += [_md_table(("Measure", "Counselor", "Client"), view.role_rows), ""]
+    out += [_md_table(("Whole session", "Value"), view.session_rows), ""]
     out += ["Questions, reflections and advice cues are estimates from the words alone.", ""]
 
     out += ["## Interruptions", ""]
@@ -1047,15 +1352,12 @@ def render_markdown(document: dict[str, Any]) -> str:
     out.append("")
 
     out += ["## Transcript", ""]
-    utterances = _maps(document.get("utterances"))
-    for utterance in utterances:
-        start = _float(utterance.get("start"))
-        label = _role_label(utterance.get("role"), utterance.get("speaker"))
-        out += [f"**[{_clock(start or 0.0)}] {_md(label)}:** {_md(utterance.get('text'))}", ""]
-    if not utterances:
-        out += ["No speech was transcribed.", ""]
+    for line in view.transcript:
+        out += [f"**[{line.clock}] {_md(line.who)}:** {_md(line.text)}", ""]
+    if view.transcript_note:
+        out += [_md(view.transcript_note), ""]
 
     out += ["---", ""]
-    out += [f"- {_md(k)}: {_md(v)}" for k, v in _footer_items(document)]
+    out += [f"- {_md(k)}: {_md(v)}" for k, v in view.footer]
     out += ["", f"Generated by {GENERATOR} from session.json.", "", f"*{_md(PRIVACY_NOTICE)}*", ""]
     return "\n".join(out)

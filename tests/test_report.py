@@ -188,7 +188,7 @@ def test_transcript_text_is_escaped_exactly(document: dict[str, Any]) -> None:
     html = render_html(document)
     assert (
         '<span class="who">Counselor</span> '
-        "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot;</p>"
+        "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;quotes&#34;</p>"
     ) in html
 
 
