@@ -1,23 +1,57 @@
 """``session-analyzer``: analyze counseling-session recordings from the command line.
 
-Exit status: 0 on success, 2 when the input or a model cannot be used (one
-clear line on stderr), 1 on an unexpected failure.
+Exit status: 0 on success, 2 when an option, the input or a model cannot be
+used (one clear line on stderr, before anything slow starts), 130 when
+interrupted, 1 on an unexpected failure (one line; ``--verbose`` adds the
+traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
+from cli.checks import (
+    check_language,
+    check_max_duration,
+    check_output_dir,
+    check_speakers,
+    check_threads,
+    file_argument,
+    folder_argument,
+    removed_unless_finished,
+)
 from cli.cohort import add_cohort_parser, run_cohort
+from cli.console import quiet_third_party_warnings
 from models import ModelError
 from pipeline.errors import AnalyzerError
 from web.cli import WEB_HANDLERS, add_web_commands
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 1
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one line (usage stays under ``--help``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def add_verbose(parser: argparse.ArgumentParser) -> None:
+    """``-v/--verbose``: third-party warnings, Prefect's log lines and tracebacks too."""
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show third-party warnings, Prefect's log lines and full tracebacks",
+    )
 
 
 class StageBars:
@@ -55,8 +89,10 @@ def _add_analyze(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Transcribe and diarize one recording and write session.json, "
         "transcript.srt, transcript.vtt and diarization.rttm to --out.",
     )
-    analyze.add_argument("audio", type=Path, help="audio or video file (wav, mp3, m4a, ogg, ...)")
-    analyze.add_argument("--out", type=Path, required=True, help="output directory")
+    analyze.add_argument(
+        "audio", type=file_argument, help="audio or video file (wav, mp3, m4a, ogg, ...)"
+    )
+    analyze.add_argument("--out", type=folder_argument, required=True, help="output directory")
     analyze.add_argument(
         "--model", default="base", help="base, tiny.en, or a local faster-whisper directory"
     )
@@ -81,6 +117,7 @@ def _add_analyze(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--max-duration-s", type=float, default=4 * 3600.0, help="reject longer recordings"
     )
     analyze.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_verbose(analyze)
     _add_role_options(analyze)
 
 
@@ -98,7 +135,7 @@ def _add_role_options(parser: argparse.ArgumentParser) -> None:
         )
         roles.add_argument(
             "--enroll",
-            type=Path,
+            type=file_argument,
             metavar="RECORDING",
             help="a recording of the counselor's voice alone (10-30 s); match by voice",
         )
@@ -108,7 +145,7 @@ def _add_role_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with ``--help`` on every command."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="session-analyzer",
         description="Evidence that a recorded counseling session was client-led.",
     )
@@ -121,22 +158,58 @@ def build_parser() -> argparse.ArgumentParser:
         description="Re-run roles, measures and evidence from DIR/session.json and rewrite "
         "every output file. No model runs.",
     )
-    rescore.add_argument("directory", type=Path, help="an output directory of `analyze`")
+    rescore.add_argument("directory", type=folder_argument, help="an output directory of `analyze`")
     _add_role_options(rescore)
-    commands.add_parser(
+    add_verbose(rescore)
+    models = commands.add_parser(
         "models",
         help="verify the offline models and prepare the model cache",
         description="Check every built-in model file against its sha256 and assemble split "
         "models into the cache. Run once after installation.",
     )
+    add_verbose(models)
     add_web_commands(commands)
     return parser
 
 
+def check_analyze(args: argparse.Namespace) -> bool:
+    """Every check that needs no orchestration and no model run (milliseconds).
+
+    Options, model names, the recording (and enrollment sample): existence,
+    type, container, declared duration, a WAV header that lies; the output
+    folder: writable. Returns whether ``--out`` existed before.
+    """
+    from models.registry import resolve_pyannote_pipeline, resolve_whisper
+    from pipeline.audio import probe_audio
+
+    check_speakers(
+        num_speakers=args.num_speakers,
+        min_speakers=args.min_speakers,
+        max_speakers=args.max_speakers,
+    )
+    check_threads(args.threads)
+    check_max_duration(args.max_duration_s)
+    check_language(args.language)
+    resolve_whisper(args.model)
+    if args.pipeline_dir is not None:
+        resolve_pyannote_pipeline(args.pipeline_dir)
+    probe_audio(args.audio, max_duration_s=args.max_duration_s)
+    if args.enroll is not None:
+        probe_audio(args.enroll, max_duration_s=args.max_duration_s)
+    return check_output_dir(args.out)
+
+
 def run_analyze(args: argparse.Namespace) -> int:
     """``analyze``: the session flow (every stage cached by content), then the summary."""
-    # Prefect's console lines would break the one-line error contract (it still records them).
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    existed = check_analyze(args)
+    if not args.verbose:
+        # Prefect's console lines would break the one-line error contract (it still records them).
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    with removed_unless_finished(args.out, existed=existed):
+        return _analyze(args, existed=existed)
+
+
+def _analyze(args: argparse.Namespace, *, existed: bool) -> int:
     from flows.analyze_session import run_session
     from pipeline import outputs
     from pipeline.session import SpeechOptions
@@ -164,9 +237,11 @@ def run_analyze(args: argparse.Namespace) -> int:
         counselor_first=args.counselor_first,
         progress=bars,
         status_file=False,  # bad input writes nothing, as before
-        quiet=True,
+        quiet=not args.verbose,
     )
     if summary["status"] != "done":
+        if not existed:
+            shutil.rmtree(args.out, ignore_errors=True)
         print(f"session-analyzer: error: {summary['error']}", file=sys.stderr)
         return EXIT_BAD_INPUT
     out = Path(args.out)
@@ -199,17 +274,25 @@ def _report(paths: dict[str, Path]) -> int:
 
 
 def run_rescore(args: argparse.Namespace) -> int:
-    """``rescore``: roles → measures → evidence again from a stored session.json."""
-    from pipeline.document import rescore_document, role_hint, swap_roles
-    from pipeline.outputs import read_document, write_outputs
+    """``rescore``: roles → measures → evidence again from a stored session.json.
 
-    document = read_document(args.directory)
+    The stored document is refused unless it holds together
+    (:func:`pipeline.document_check.read_session_document`); the new outputs
+    are written to a temporary folder beside it and moved into place,
+    ``session.json`` last, after the previous one is kept as ``session.json.bak``.
+    """
+    from cli.rewrite import replace_outputs
+    from pipeline.document import rescore_document, role_hint, swap_roles
+    from pipeline.document_check import check_document, read_session_document
+
+    document = read_session_document(args.directory)
     if args.swap:
         updated = swap_roles(document)
     else:
         hint = role_hint(counselor=args.counselor, counselor_first=args.counselor_first)
         updated = rescore_document(document, hint=hint)
-    return _report(write_outputs(updated, args.directory))
+    check_document(updated, source="the rescored document")
+    return _report(replace_outputs(updated, args.directory))
 
 
 def run_models(_args: argparse.Namespace) -> int:
@@ -233,6 +316,9 @@ def run_models(_args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``session-analyzer`` console script."""
     args = build_parser().parse_args(argv)
+    verbose = bool(getattr(args, "verbose", False))
+    if not verbose:
+        quiet_third_party_warnings()
     handlers = {
         "analyze": run_analyze,
         "cohort": run_cohort,
@@ -243,8 +329,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except (AnalyzerError, ModelError, ValueError) as error:
-        print(f"session-analyzer: error: {error}", file=sys.stderr)
+        print(f"session-analyzer: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("session-analyzer: interrupted; nothing was left half-written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        reason = error.strerror or _one_line(error)
+        print(f"session-analyzer: error: {where}{reason}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as error:
+        if verbose:
+            raise
+        print(
+            f"session-analyzer: internal error ({type(error).__name__}): {_one_line(error)}; "
+            "run again with --verbose for the details",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 if __name__ == "__main__":

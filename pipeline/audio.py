@@ -9,7 +9,14 @@ kept for stereo recordings where each party has a channel.
 from __future__ import annotations
 
 import hashlib
+import math
+import os
+import stat
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import librosa
@@ -32,6 +39,106 @@ DEFAULT_MIN_DURATION_S = 1.0
 DEFAULT_SILENCE_DBFS = -60.0
 TRUNCATION_TOLERANCE = 0.9
 """A file whose decodable audio is shorter than this fraction of its declared duration is truncated."""
+_WAV_UNKNOWN_SIZES = (0, 0xFFFFFFFF)
+"""``data`` chunk sizes that streaming writers put in a WAV header when the length is unknown."""
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as people read it, exact to the second: ``4 h 01 min 00 s``, ``2 min 05 s``."""
+    if not math.isfinite(seconds):
+        return f"{seconds} s"
+    total = round(seconds)
+    if total < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{total} s"
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min {secs:02d} s"
+    return f"{minutes} min {secs:02d} s"
+
+
+def check_input_file(path: str | Path) -> Path:
+    """Refuse anything but an existing, readable, non-empty regular file, saying what it is.
+
+    Raises
+    ------
+    AudioError
+        Naming the path and what it is instead: missing, a directory, a named
+        pipe, a device, a socket, unreadable; :class:`EmptyFileError` for 0 bytes.
+    """
+    file = Path(path)
+    try:
+        info = file.stat()
+    except FileNotFoundError:
+        raise AudioError(f"{file}: no such file") from None
+    except NotADirectoryError:
+        raise AudioError(f"{file}: no such file (a parent is not a folder)") from None
+    except PermissionError:
+        raise AudioError(f"{file}: cannot be read (permission denied)") from None
+    except OSError as error:
+        raise AudioError(f"{file}: cannot be read ({error.strerror or error})") from None
+    mode = info.st_mode
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    for test, what in kinds:
+        if test(mode):
+            raise NotAudioError(f"{file}: is {what}, not a recording file")
+    if not stat.S_ISREG(mode):
+        raise NotAudioError(f"{file}: is not a regular file")
+    if not os.access(file, os.R_OK):
+        raise AudioError(f"{file}: cannot be read (permission denied)")
+    if info.st_size == 0:
+        raise EmptyFileError(f"{file.name}: file is empty (0 bytes)")
+    return file
+
+
+def _wav_data_sizes(handle: BinaryIO) -> tuple[int, int, int] | None:
+    """``(declared, present, bytes_per_s)`` of a RIFF/WAVE file's ``data`` chunk, else ``None``.
+
+    FFmpeg clamps a WAV's duration to the bytes present, so a header that
+    declares ten minutes over two seconds of data would pass unnoticed; this
+    reads the header itself. Unknown-length headers (0 or 0xFFFFFFFF, written
+    by streaming recorders) and RF64 files yield ``None``.
+    """
+    handle.seek(0, os.SEEK_END)
+    file_size = handle.tell()
+    handle.seek(0)
+    header = handle.read(12)
+    if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+        return None
+    position = 12
+    bytes_per_s = 0
+    for _ in range(64):  # a real WAV has a handful of chunks before ``data``
+        handle.seek(position)
+        chunk = handle.read(20)
+        if len(chunk) < 8:
+            return None
+        chunk_id, size = chunk[:4], struct.unpack("<I", chunk[4:8])[0]
+        if chunk_id == b"fmt " and len(chunk) >= 20:
+            bytes_per_s = struct.unpack("<I", chunk[16:20])[0]
+        if chunk_id == b"data":
+            if size in _WAV_UNKNOWN_SIZES or bytes_per_s <= 0:
+                return None
+            return size, max(file_size - position - 8, 0), bytes_per_s
+        position += 8 + size + (size & 1)
+    return None
+
+
+@contextmanager
+def open_local(file: Path) -> Iterator[av.container.InputContainer]:
+    """Open a local file with PyAV, always as a file: never as an FFmpeg URL or protocol.
+
+    FFmpeg reads a path with a ``:`` as ``protocol:rest`` (``take2:final.wav``
+    fails; ``concat:``, ``subfile:`` or ``http:`` would open something else), so
+    the file is opened here and PyAV reads the open file object.
+    """
+    with file.open("rb") as handle, av.open(handle, mode="r") as container:
+        yield container
 
 
 def file_sha256(path: str | Path) -> str:
@@ -71,15 +178,20 @@ def _decode(
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
                 chunk = out.to_ndarray().astype(np.float32, copy=False)
+                if not np.isfinite(chunk).all():
+                    raise CorruptAudioError(_non_finite_message(name, chunk, decoded))
                 chunks.append(chunk)
                 decoded += chunk.shape[1]
             if decoded > max_samples:
                 raise TooLongError(
-                    f"{name}: recording is longer than the limit of {max_duration_s / 3600:g} h; "
-                    "split it or raise --max-duration-s"
+                    f"{name}: recording is longer than the limit of "
+                    f"{format_duration(max_duration_s)}; split it or raise --max-duration-s"
                 )
         for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().astype(np.float32, copy=False))
+            chunk = out.to_ndarray().astype(np.float32, copy=False)
+            if not np.isfinite(chunk).all():
+                raise CorruptAudioError(_non_finite_message(name, chunk, decoded))
+            chunks.append(chunk)
     except av.error.FFmpegError as error:
         if not chunks:
             raise CorruptAudioError(
@@ -93,6 +205,15 @@ def _decode(
     return np.concatenate(chunks, axis=1)
 
 
+def _non_finite_message(name: str, chunk: npt.NDArray[np.float32], offset: int) -> str:
+    first = int(np.argmax(~np.isfinite(chunk).all(axis=0)))
+    at_s = (offset + first) / SAMPLE_RATE_HZ
+    return (
+        f"{name}: audio data holds invalid samples (NaN or infinity) from {at_s:.2f} s on; "
+        "the file was written by a faulty program: export it again"
+    )
+
+
 def is_silent(
     samples: npt.NDArray[np.float32], *, silence_dbfs: float = DEFAULT_SILENCE_DBFS
 ) -> bool:
@@ -100,6 +221,75 @@ def is_silent(
     rms = librosa.feature.rms(y=samples, frame_length=1024, hop_length=512, center=False)
     loudest = float(np.max(rms)) if rms.size else 0.0
     return bool(20 * np.log10(max(loudest, 1e-10)) < silence_dbfs)
+
+
+def _truncated(name: str, decodable_s: float, declared_s: float) -> CorruptAudioError:
+    return CorruptAudioError(
+        f"{name}: file is truncated: only {format_duration(decodable_s)} of the declared "
+        f"{format_duration(declared_s)} can be decoded"
+    )
+
+
+def _too_long(name: str, duration_s: float, max_duration_s: float) -> TooLongError:
+    return TooLongError(
+        f"{name}: recording lasts {format_duration(duration_s)}, over the limit of "
+        f"{format_duration(max_duration_s)}; split it or raise --max-duration-s"
+    )
+
+
+def _audio_stream(
+    container: av.container.InputContainer, file: Path, *, max_duration_s: float
+) -> tuple[av.AudioStream, float | None]:
+    """The first audio stream and its declared duration, after the header checks.
+
+    Raises :class:`NotAudioError` without an audio stream, :class:`TooLongError`
+    when the declared duration is over the limit, :class:`CorruptAudioError`
+    when a WAV header declares more data than the file holds.
+    """
+    name = file.name
+    if not container.streams.audio:
+        raise NotAudioError(f"{name}: file has no audio stream")
+    stream = container.streams.audio[0]
+    rate = stream.codec_context.sample_rate or 0
+    if rate <= 0:
+        raise NotAudioError(f"{name}: the audio stream has no sample rate")
+    declared_s = _declared_duration_s(container, stream)
+    with file.open("rb") as handle:
+        sizes = _wav_data_sizes(handle)
+    if sizes is not None:
+        declared_bytes, present_bytes, bytes_per_s = sizes
+        if present_bytes < TRUNCATION_TOLERANCE * declared_bytes:
+            raise _truncated(name, present_bytes / bytes_per_s, declared_bytes / bytes_per_s)
+    if declared_s is not None and declared_s > max_duration_s:
+        raise _too_long(name, declared_s, max_duration_s)
+    return stream, declared_s
+
+
+def probe_audio(
+    path: str | Path, *, max_duration_s: float = DEFAULT_MAX_DURATION_S
+) -> float | None:
+    """Check a recording without decoding it (milliseconds): what a front end checks first.
+
+    The file must be a readable regular file that FFmpeg recognises, with an
+    audio stream whose declared duration (``None`` when unknown, returned) is
+    within the limit and whose WAV header does not declare more than it holds.
+
+    Raises
+    ------
+    AudioError
+        The same subclasses and messages as :func:`load_audio`.
+    """
+    file = check_input_file(path)
+    try:
+        with open_local(file) as container:
+            _stream, declared_s = _audio_stream(container, file, max_duration_s=max_duration_s)
+    except av.error.FFmpegError as error:
+        raise NotAudioError(
+            f"{file.name}: not a recognised audio or video file ({error.strerror})"
+        ) from error
+    except OSError as error:
+        raise AudioError(f"{file.name}: cannot be read ({error.strerror or error})") from error
+    return declared_s
 
 
 def load_audio(
@@ -127,44 +317,30 @@ def load_audio(
         :class:`CorruptAudioError`, :class:`TooShortError`, :class:`TooLongError`,
         :class:`SilentAudioError`.
     """
-    file = Path(path)
+    file = check_input_file(path)
     name = file.name
-    if not file.is_file():
-        raise AudioError(f"{file}: no such file")
-    if file.stat().st_size == 0:
-        raise EmptyFileError(f"{name}: file is empty (0 bytes)")
     sha256 = file_sha256(file)
     try:
-        container = av.open(str(file), mode="r")
+        with open_local(file) as container:
+            stream, declared_s = _audio_stream(container, file, max_duration_s=max_duration_s)
+            channel_samples = _decode(container, stream, max_duration_s=max_duration_s, name=name)
+            info = AudioInfo(
+                path=str(file),
+                sha256=sha256,
+                duration_s=channel_samples.shape[1] / SAMPLE_RATE_HZ,
+                original_sample_rate_hz=int(stream.codec_context.sample_rate or 0),
+                channels=int(channel_samples.shape[0]),
+                container=container.format.name,
+                codec=stream.codec_context.name,
+            )
     except av.error.FFmpegError as error:
         raise NotAudioError(
             f"{name}: not a recognised audio or video file ({error.strerror})"
         ) from error
-    with container:
-        if not container.streams.audio:
-            raise NotAudioError(f"{name}: file has no audio stream")
-        stream = container.streams.audio[0]
-        declared_s = _declared_duration_s(container, stream)
-        if declared_s is not None and declared_s > max_duration_s:
-            raise TooLongError(
-                f"{name}: recording lasts {declared_s / 3600:.1f} h, over the limit of "
-                f"{max_duration_s / 3600:g} h; split it or raise --max-duration-s"
-            )
-        channel_samples = _decode(container, stream, max_duration_s=max_duration_s, name=name)
-        info = AudioInfo(
-            path=str(file),
-            sha256=sha256,
-            duration_s=channel_samples.shape[1] / SAMPLE_RATE_HZ,
-            original_sample_rate_hz=int(stream.codec_context.sample_rate or 0),
-            channels=int(channel_samples.shape[0]),
-            container=container.format.name,
-            codec=stream.codec_context.name,
-        )
+    except OSError as error:
+        raise AudioError(f"{name}: cannot be read ({error.strerror or error})") from error
     if declared_s is not None and info.duration_s < TRUNCATION_TOLERANCE * declared_s - 0.5:
-        raise CorruptAudioError(
-            f"{name}: file is truncated: only {info.duration_s:.1f} s of the declared "
-            f"{declared_s:.1f} s can be decoded"
-        )
+        raise _truncated(name, info.duration_s, declared_s)
     if info.duration_s < min_duration_s:
         raise TooShortError(
             f"{name}: recording lasts {info.duration_s:.2f} s; at least {min_duration_s:g} s is needed"

@@ -41,3 +41,11 @@ class SilentAudioError(AudioError):
 
 class DiarizationError(AnalyzerError):
     """Speaker diarization could not produce a usable result."""
+
+
+class OptionError(AnalyzerError):
+    """An option is outside what the analysis accepts, or the output folder cannot be used."""
+
+
+class OrchestrationError(AnalyzerError):
+    """The workflow engine (Prefect) cannot run here as configured."""
