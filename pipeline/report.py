@@ -38,6 +38,7 @@ __all__ = [
     "render_html",
     "render_markdown",
     "report_view",
+    "template_loader",
 ]
 
 GENERATOR = "session-analyzer"
@@ -188,7 +189,7 @@ UNIT_FORMATS: dict[str, Callable[[float], str]] = {
     "seconds": lambda v: f"{v:.1f} s",
     "ratio": lambda v: f"{v:.2f}",
     "per_utterance": lambda v: f"{v:.2f}",
-    "words": lambda v: f"{v:.1f}",
+    "words": lambda v: f"{v:.1f} words",
 }
 """How a criterion's value, threshold and reference quantiles are written, by ``unit``."""
 
@@ -1198,6 +1199,15 @@ def report_view(document: Mapping[str, Any]) -> ReportView:
 # ----------------------------------------------------------------------------- HTML
 
 
+def template_loader() -> jinja2.BaseLoader:
+    """The loader of the report templates (``report/...``), for other environments too.
+
+    The web app adds it to its own environment to render ``report/_sections.html``
+    and ``report/_macros.html`` inside its pages.
+    """
+    return jinja2.PackageLoader(TEMPLATE_PACKAGE, TEMPLATE_FOLDER)
+
+
 @functools.cache
 def environment() -> jinja2.Environment:
     """The report templates (``pipeline/templates``), autoescaped, strict about undefined names.
@@ -1206,7 +1216,7 @@ def environment() -> jinja2.Environment:
     installed wheel renders the same report as a source checkout.
     """
     return jinja2.Environment(
-        loader=jinja2.PackageLoader(TEMPLATE_PACKAGE, TEMPLATE_FOLDER),
+        loader=template_loader(),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -1286,7 +1296,7 @@ def render_markdown(document: dict[str, Any]) -> str:
     out += [_md(view.verdict_explanation), ""]
     if view.score is not None:
         band = f" ({view.score.band} band)" if view.score.band else ""
-        out += [f"**Score: {_md(view.score.value)}**{_md(band)}", ""]
+        out += [f"**Score: {_md(view.score.value)}**{band}", ""]
         if view.score.meaning:
             out += [_md(view.score.meaning), ""]
     if view.blockers:

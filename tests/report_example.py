@@ -314,3 +314,184 @@ def example_document() -> dict[str, Any]:
         "warnings": [],
     }
     return copy.deepcopy(document)
+
+
+def _norms(
+    auc: float,
+    high: tuple[float, float, float, float, float],
+    low: tuple[float, float, float, float, float],
+    percentile_high: float | None,
+    percentile_low: float | None,
+) -> dict[str, Any]:
+    keys = ("p5", "p25", "p50", "p75", "p95")
+    return {
+        "source": NORMS_SOURCE,
+        "auc": auc,
+        "high": {"n": 102, **dict(zip(keys, high, strict=True))},
+        "low": {"n": 21, **dict(zip(keys, low, strict=True))},
+        "percentile_high": percentile_high,
+        "percentile_low": percentile_low,
+    }
+
+
+NORMS_SOURCE = "AnnoMI (Wu et al. 2022), 125 expert-rated transcripts, reserved evaluation transcripts excluded"
+SCORE_MEANING = (
+    "Estimated probability (81%) that expert raters would judge this session good, "
+    "client-centred MI, from a model fitted on expert-rated sessions (AnnoMI)."
+)
+
+
+def _criterion(  # noqa: PLR0917 (one row of a table of criteria)
+    name: str,
+    label: str,
+    value: float | None,
+    unit: str,
+    threshold: float,
+    comparison: str,
+    norms: dict[str, Any] | None,
+    description: str,
+) -> dict[str, Any]:
+    better = "higher" if comparison == ">=" else "lower"
+    passed = None
+    if value is not None:
+        passed = value >= threshold if comparison == ">=" else value <= threshold
+    return {
+        "name": name,
+        "label": label,
+        "value": value,
+        "unit": unit,
+        "threshold": threshold,
+        "comparison": comparison,
+        "passed": passed,
+        "better": better,
+        "description": description,
+        "norms": norms,
+    }
+
+
+def example_document_v2() -> dict[str, Any]:
+    """The same session as a schema 2.0 document: score, norms per criterion, reliability.
+
+    The quantiles are made up for the tests (plausible, not AnnoMI's); the verdict is
+    ``yes`` with a score of 0.81 in the high band.
+    """
+    document = example_document()
+    client_share = document["metrics"]["client"]["share"]
+    document["schema_version"] = "2.0"
+    document["evidence"] = {
+        "client_led": "yes",
+        "score": 0.81,
+        "score_band": "high",
+        "score_meaning": SCORE_MEANING,
+        "reasons": [
+            "The session looks client-led: score 0.81 (high band).",
+            "The client spoke 64% of the time (good MI: middle half 35%-55%).",
+            "The counselor interrupted the client 3.3 times per 10 minutes.",
+        ],
+        "criteria": [
+            _criterion(
+                "client_share",
+                "Client share of talk time",
+                client_share,
+                "share",
+                0.38,
+                ">=",
+                _norms(0.65, (0.2, 0.35, 0.45, 0.55, 0.7), (0.1, 0.2, 0.3, 0.4, 0.55), 88.0, 98.0),
+                "Client's share of all speech",
+            ),
+            _criterion(
+                "counselor_interruptions_per_10min",
+                "Counselor interruptions per 10 minutes",
+                3.33,
+                "per_10min",
+                4.0,
+                "<=",
+                _norms(0.71, (0.0, 0.0, 1.1, 2.5, 5.0), (0.0, 1.0, 3.0, 5.5, 9.0), 72.0, 55.0),
+                "Counselor interruptions of the client per 10 minutes",
+            ),
+            _criterion(
+                "longest_counselor_monologue_s",
+                "Longest counselor turn",
+                14.2,
+                "seconds",
+                45.0,
+                "<=",
+                _norms(
+                    0.74, (5.0, 9.0, 14.0, 22.0, 40.0), (10.0, 20.0, 31.0, 48.0, 75.0), 51.0, 18.0
+                ),
+                "Longest uninterrupted counselor turn",
+            ),
+            _criterion(
+                "mean_counselor_turn_words",
+                "Mean counselor turn",
+                11.6,
+                "words",
+                18.0,
+                "<=",
+                _norms(
+                    0.76, (6.0, 9.0, 12.0, 16.0, 22.0), (10.0, 15.0, 20.0, 27.0, 38.0), 42.0, 9.0
+                ),
+                "Words per counselor utterance",
+            ),
+            _criterion(
+                "reflection_to_question_ratio",
+                "Reflections per question",
+                1.0,
+                "ratio",
+                0.8,
+                ">=",
+                _norms(0.86, (0.3, 0.7, 1.1, 1.8, 3.2), (0.0, 0.1, 0.25, 0.5, 1.0), 45.0, 96.0),
+                "Reflections per question (estimate)",
+            ),
+            _criterion(
+                "therapist_input_per_utterance",
+                "Information and advice per counselor utterance",
+                0.1,
+                "per_utterance",
+                0.2,
+                "<=",
+                _norms(0.92, (0.0, 0.02, 0.06, 0.11, 0.2), (0.1, 0.2, 0.32, 0.45, 0.6), 80.0, 0.0),
+                "Counselor information, advice, options per utterance (estimate)",
+            ),
+            _criterion(
+                "change_talk_share",
+                "Change talk among change and sustain talk",
+                0.75,
+                "share",
+                0.5,
+                ">=",
+                _norms(0.71, (0.2, 0.45, 0.65, 0.85, 1.0), (0.0, 0.1, 0.3, 0.5, 0.8), 62.0, 92.0),
+                "Client change talk / (change + sustain talk) (estimate)",
+            ),
+        ],
+        "reliability": {"role_confidence": 0.87, "diarization_quality": "good", "blockers": []},
+    }
+    return copy.deepcopy(document)
+
+
+def inconclusive_document_v2() -> dict[str, Any]:
+    """A 2.0 document whose measurement is unreliable: no score, blockers say why."""
+    document = example_document_v2()
+    evidence = document["evidence"]
+    evidence.update(
+        client_led="inconclusive",
+        score=None,
+        score_band=None,
+        score_meaning="No score: the measurement is not reliable enough to estimate one.",
+        reasons=[
+            "No verdict: the speakers could not be told apart reliably.",
+            *evidence["reasons"][1:],
+        ],
+    )
+    evidence["reliability"] = {
+        "role_confidence": 0.52,
+        "diarization_quality": "poor",
+        "blockers": [
+            "Counselor and client could not be told apart reliably (role confidence 52%): "
+            "check the transcript and swap the roles if they are wrong.",
+            "The two voices overlap in most turns (diarization quality poor): record each "
+            "person on their own channel or microphone.",
+        ],
+    }
+    document["roles"]["confidence"] = 0.52
+    return document

@@ -11,13 +11,21 @@ import pytest
 
 from pipeline.report import (
     MAX_TICKS,
+    STRIP_MARGIN_PCT,
     VERDICT_COLOURS,
     _clock,
     _ticks,
+    norm_strip,
     render_html,
     render_markdown,
+    report_view,
 )
-from tests.report_example import example_document
+from tests.report_example import (
+    SCORE_MEANING,
+    example_document,
+    example_document_v2,
+    inconclusive_document_v2,
+)
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -419,7 +427,268 @@ def test_overlap_attempts_and_other_speech_are_shown(document: dict[str, Any]) -
     assert "Other speakers" not in render_html(example_document())
 
 
-def test_the_example_is_a_valid_session_document(document: dict[str, Any]) -> None:
-    from pipeline.schema import validate_document
+@pytest.mark.parametrize("make", [example_document, example_document_v2, inconclusive_document_v2])
+def test_the_examples_are_valid_session_documents(make: Callable[[], dict[str, Any]]) -> None:
+    from pipeline.schema import session_schema, validate_document
 
+    document = make()
+    pattern = session_schema()["properties"]["schema_version"].get("pattern", "")
+    if not re.match(pattern, document["schema_version"]):
+        pytest.skip(f"session.schema.json does not describe schema {document['schema_version']}")
     validate_document(document)
+
+
+# --------------------------------------------------------------- schema 2.0: norms, score
+
+
+@pytest.fixture
+def v2() -> dict[str, Any]:
+    return example_document_v2()
+
+
+def _row(html: str, name: str) -> str:
+    start = html.index(f'<tr data-criterion="{name}">')
+    return html[start : html.index("</tr>", start)]
+
+
+def test_every_criterion_with_norms_has_a_strip(v2: dict[str, Any]) -> None:
+    html = render_html(v2)
+    names = [c["name"] for c in v2["evidence"]["criteria"]]
+    assert re.findall(r'<tr data-criterion="(\w+)">', html) == names
+    assert names[:2] == ["client_share", "counselor_interruptions_per_10min"]  # talk time first
+    for name in names:
+        row = _row(html, name)
+        assert row.count('<svg class="strip"') == 1
+        assert row.count('<g class="band high">') == 1 and row.count('<g class="band low">') == 1
+        assert row.count('<g class="mark">') == 1 and row.count('class="threshold"') == 1
+    assert html.count('<svg class="strip"') == 7
+    assert '<th class="ref">Against expert-rated sessions</th>' in html
+
+
+def test_the_strip_places_bands_mark_and_threshold_on_one_axis(v2: dict[str, Any]) -> None:
+    row = _row(render_html(v2), "client_share")
+    # Axis 0.10 (poor p5) .. 0.70 (good p95) over 3%..97% of the width: x = 3 + (v - .1) / .6 * 94.
+    assert (
+        '<rect x="42.17%" y="5" width="31.33%" height="12" rx="2" class="box"/>' in row
+    )  # .35-.55
+    assert '<line x1="18.67%" y1="11" x2="97.0%" y2="11" class="whisker"/>' in row  # .20-.70
+    assert '<line x1="57.83%" y1="5" x2="57.83%" y2="17" class="median"/>' in row  # .45
+    assert '<rect x="18.67%" y="23" width="31.33%" height="12" rx="2" class="box"/>' in row
+    assert '<line x1="46.87%" y1="1" x2="46.87%" y2="39" class="threshold">' in row  # .38
+    assert "<title>This session: 64.3%</title>" in row
+    assert '<circle cx="88.02%" cy="20" r="4.5"/>' in row  # .643
+    assert "middle half 35.0%–55.0%, median 45.0%, 5th–95th percentile 20.0%–70.0%" in row
+    assert "Expert-rated good MI (n=102)" in row and "Expert-rated poor MI (n=21)" in row
+
+
+def test_threshold_direction_percentile_and_auc_are_written_out(v2: dict[str, Any]) -> None:
+    html = render_html(v2)
+    row = _row(html, "client_share")
+    assert (
+        '<div class="percentile">Above 88% of expert-rated good sessions and 98% of poor ones.</div>'
+    ) in row
+    assert '<td class="num">≥ 38.0%<br><span class="better">better: higher</span></td>' in row
+    assert (
+        '<span class="high">good 35.0%–55.0%</span><span class="low">poor 20.0%–40.0%</span>' in row
+    )
+    assert "Separates good from poor MI: AUC 0.65" in row
+    row = _row(html, "counselor_interruptions_per_10min")
+    assert '<td class="num">3.33</td>' in row
+    assert '≤ 4.00<br><span class="better">better: lower</span>' in row
+    assert "Above 72% of expert-rated good sessions and 55% of poor ones." in row
+    assert '<td class="num">14.2 s</td>' in _row(html, "longest_counselor_monologue_s")
+    assert '<td class="num">11.6 words</td>' in _row(html, "mean_counselor_turn_words")
+    assert "Client share of talk time<br>" in html
+    assert "Reference: AnnoMI (Wu et al. 2022), 125 expert-rated transcripts" in html
+    assert html.count('class="num pass"') == 7
+
+
+def test_the_score_is_shown_with_its_band_and_meaning(v2: dict[str, Any]) -> None:
+    html = render_html(v2)
+    assert (
+        '<div class="score band-high" id="score"><p class="score-line">'
+        '<span class="score-value">Score 0.81</span> <span class="band-chip high">high band</span>'
+    ) in html
+    assert '<rect x="0" y="3" width="81.0%" height="6" rx="3" class="fill"/>' in html
+    assert f'<p class="meaning">{SCORE_MEANING}</p>' in html
+    assert "Client-led: yes" in html
+    assert 'class="blockers"' not in html
+    assert "<dt>Speaker separation</dt><dd>good</dd>" in html
+
+
+def test_an_inconclusive_verdict_puts_its_blockers_first() -> None:
+    document = inconclusive_document_v2()
+    html = render_html(document)
+    summary = html[html.index('id="summary"') : html.index('id="talk-time"')]
+    box = summary[summary.index('<div class="blockers" role="alert">') :]
+    assert summary.index('class="blockers"') < summary.index('class="verdict"')
+    assert box.startswith(
+        '<div class="blockers" role="alert"><strong>Why there is no verdict, and what to do'
+    )
+    for blocker in document["evidence"]["reliability"]["blockers"]:
+        assert f"<li>{blocker}</li>" in box
+    assert "analyze again" in box
+    assert '<span class="score-value">Score —</span></p><p class="meaning">' in html
+    body = html.split("</style>")[1]
+    assert '<svg class="gauge"' not in body and "band-chip" not in body
+    assert "<dt>Speaker separation</dt><dd>poor</dd>" in html
+    markdown = render_markdown(document)
+    assert "### Why there is no verdict\n\n- **Counselor and client could not be told apart" in (
+        markdown
+    )
+
+
+def test_blockers_of_a_reliable_verdict_are_shown_as_limits(v2: dict[str, Any]) -> None:
+    v2["evidence"]["reliability"]["blockers"] = ["Only 40 s of speech."]
+    html = render_html(v2)
+    assert "<strong>Limits of this measurement</strong><ul><li>Only 40 s of speech.</li>" in html
+
+
+def test_a_criterion_without_norms_or_value_shows_dashes(v2: dict[str, Any]) -> None:
+    criteria = v2["evidence"]["criteria"]
+    criteria[6]["norms"] = None
+    criteria[5].update(value=None, passed=None)
+    criteria[5]["norms"].update(percentile_high=None, percentile_low=None)
+    html = render_html(v2)
+    assert '<td class="ref"><span class="na">no reference</span></td>' in _row(
+        html, "change_talk_share"
+    )
+    row = _row(html, "therapist_input_per_utterance")
+    assert '<td class="num">—</td>' in row and 'class="mark"' not in row
+    assert 'class="percentile"' not in row
+    assert '<td class="num na" title="not assessed">—</td>' in row
+    assert html.count('<svg class="strip"') == 6
+
+
+def test_a_1_0_document_has_no_reference_column_or_score(document: dict[str, Any]) -> None:
+    html = render_html(document)
+    assert "Against expert-rated sessions" not in html
+    assert 'id="score"' not in html and '<svg class="strip"' not in html
+    assert "strip-legend" not in html.split("</style>")[1]
+    assert "better:" not in html
+    markdown = render_markdown(document)
+    assert "Score" not in markdown
+    assert "| Criterion | Value | Threshold | Passed |" in markdown
+
+
+def test_partial_2_0_evidence_renders(v2: dict[str, Any]) -> None:
+    del v2["evidence"]["score_meaning"]
+    v2["evidence"]["score_band"] = "unheard-of"
+    del v2["evidence"]["reliability"]
+    v2["evidence"]["criteria"][0]["norms"]["low"] = {"n": 0}
+    v2["evidence"]["criteria"][1]["unit"] = "furlongs"
+    html = render_html(v2)
+    assert '<p class="meaning">—</p>' in html
+    assert '<div class="score" id="score">' in html
+    row = _row(html, "client_share")
+    assert '<g class="band high">' in row and '<g class="band low">' not in row
+    assert '<td class="num">3.33</td>' in _row(html, "counselor_interruptions_per_10min")
+
+
+V2_INJECTIONS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "label": lambda d: d["evidence"]["criteria"][0].update(label=SCRIPT),
+    "score meaning": lambda d: d["evidence"].update(score_meaning=SCRIPT),
+    "score band": lambda d: d["evidence"].update(score_band=SCRIPT),
+    "norms source": lambda d: d["evidence"]["criteria"][0]["norms"].update(source=SCRIPT),
+    "blocker": lambda d: d["evidence"]["reliability"].update(blockers=[SCRIPT]),
+    "better": lambda d: d["evidence"]["criteria"][0].update(better=SCRIPT, unit=SCRIPT),
+    "diarization": lambda d: d.update(diarization={"method": SCRIPT, "quality": SCRIPT}),
+    "file name": lambda d: d["audio"].update(file_name=f'{SCRIPT}".wav'),
+    "utterance text": lambda d: d["utterances"][3].update(text=SCRIPT),
+}
+
+
+@pytest.mark.parametrize("inject", V2_INJECTIONS.values(), ids=V2_INJECTIONS.keys())
+def test_2_0_text_is_escaped(v2: dict[str, Any], inject: Callable[[dict[str, Any]], None]) -> None:
+    inject(v2)
+    html = render_html(v2)
+    assert "<script" not in html
+    assert "<script" not in render_markdown(v2)
+
+
+def test_hostile_file_name_is_escaped_in_title_and_footer(v2: dict[str, Any]) -> None:
+    v2["audio"]["file_name"] = f'{SCRIPT}".wav'
+    html = render_html(v2)
+    name = "&lt;script&gt;alert(1)&lt;/script&gt;&#34;.wav"
+    assert f"<title>Session report · {name}</title>" in html
+    assert f"<dt>File</dt><dd>{name}</dd>" in html
+    assert f'<span class="sub">{name} · 03:00</span>' in html
+
+
+def test_markdown_shows_score_and_references(v2: dict[str, Any]) -> None:
+    markdown = render_markdown(v2)
+    assert "**Score: 0.81** (high band)\n\n" + SCORE_MEANING.replace("(", "(") in markdown
+    assert (
+        "| Client share of talk time (client\\_share) | 64.3% | ≥ 38.0% | higher | "
+        "good 35.0%–55.0%; poor 20.0%–40.0% | "
+        "Above 88% of expert-rated good sessions and 98% of poor ones. | ✓ |"
+    ) in markdown
+    assert (
+        "| Mean counselor turn (mean\\_counselor\\_turn\\_words) | 11.6 words | ≤ 18.0 words |"
+        in (markdown)
+    )
+    assert "Reference sessions: AnnoMI (Wu et al. 2022)" in markdown
+    assert "- Speaker separation: good" in markdown
+
+
+@pytest.mark.parametrize(
+    ("value", "threshold", "mark", "limit"),
+    [
+        (0.5, 0.5, 50.0, 50.0),
+        (None, None, None, None),
+        (2.0, None, 97.0, None),  # the value widens the axis
+        (-1.0, 0.0, 3.0, 50.0),
+    ],
+)
+def test_norm_strip_geometry(
+    value: float | None, threshold: float | None, mark: float | None, limit: float | None
+) -> None:
+    norms = {
+        "high": {"n": 4, "p5": 0.0, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 1.0},
+        "low": {"n": 4, "p5": 0.0, "p25": 0.1, "p50": 0.2, "p75": 0.3, "p95": 0.4},
+    }
+    strip = norm_strip(norms, value, threshold=threshold)
+    assert strip is not None
+    assert strip.mark == mark and strip.threshold == limit
+    xs = [x for band in strip.bands for x in (band.p5, band.p25, band.p50, band.p75, band.p95)]
+    assert min([*xs, strip.mark or 50.0]) >= STRIP_MARGIN_PCT
+    assert max([*xs, strip.mark or 50.0]) <= 100 - STRIP_MARGIN_PCT
+    assert [b.group for b in strip.bands] == ["high", "low"]
+
+
+def test_norm_strip_needs_a_complete_group() -> None:
+    assert norm_strip(None, 0.5) is None
+    assert norm_strip({"high": {"p5": 0.1}}, 0.5) is None
+    degenerate = norm_strip({"high": dict.fromkeys(("p5", "p25", "p50", "p75", "p95"), 2.0)}, 2.0)
+    assert degenerate is not None and degenerate.mark == STRIP_MARGIN_PCT
+
+
+def test_the_view_is_shared_with_the_web_templates(v2: dict[str, Any]) -> None:
+    """The web app renders report/_sections.html in its own (non-strict) environment."""
+    from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+
+    from pipeline.report import template_loader
+    from web.pages import HERE
+
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(HERE / "templates"), template_loader()]),
+        autoescape=select_autoescape(),
+    )
+    v2["utterances"][0]["text"] = SCRIPT
+    body = env.get_template("report/_sections.html").render(report=report_view(v2))
+    assert body.count('<svg class="strip"') == 7
+    assert 'id="talk-time"' in body and 'id="timeline"' in body and 'id="transcript"' in body
+    assert "<script" not in body and "&lt;script&gt;" in body
+    pill = env.from_string(
+        '{% import "report/_macros.html" as m %}{{ m.verdict_pill(report) }}'
+    ).render(report=report_view(v2))
+    assert pill.endswith(">Client-led: yes · score 0.81</span>")
+
+
+def test_a_removed_transcript_says_so(v2: dict[str, Any]) -> None:
+    v2["transcript_removed"] = True
+    html = render_html(v2)
+    section = html[
+        html.index('id="transcript"') : html.index("</section>", html.index('id="transcript"'))
+    ]
+    assert "were deleted after the analysis" in section and "data-start" not in section

@@ -12,8 +12,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, FileSystemLoader
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pipeline.report import template_loader as report_templates
 from web.auth import Principal
 
 HERE = Path(__file__).parent
@@ -97,6 +99,8 @@ def make_templates() -> Jinja2Templates:
     """The app's templates (autoescaped) with its formatting filters."""
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
+    # The session report's sections and macros (report/...) are shared with report.html.
+    env.loader = ChoiceLoader([FileSystemLoader(HERE / "templates"), report_templates()])
     env.filters.update(clock=_clock, percent=_percent, number=_number, when=_when)
     env.globals["asset"] = asset
     return templates

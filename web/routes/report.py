@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from markupsafe import Markup
 
 from web import recordings
 from web.auth import CurrentPrincipal, Db, ProtectedPrincipal
@@ -58,18 +57,6 @@ def _with_display_name(document: dict[str, Any], recording: Recording) -> dict[s
     return {**document, "audio": audio}
 
 
-def _report_parts(document: dict[str, Any]) -> tuple[str, str]:
-    """The report's CSS and the inside of its ``<main>``, from ``render_html``."""
-    from pipeline.report import render_html
-
-    html = render_html(document)
-    css = html[html.index("<style>") + len("<style>") : html.index("</style>")]
-    body = html[html.index("<main>") + len("<main>") : html.rindex("</main>")]
-    if document.get("transcript_removed"):
-        body = TRANSCRIPT_SECTION.sub(TRANSCRIPT_REMOVED, body)
-    return css, body
-
-
 def _document(storage: Storage, recording: Recording) -> tuple[dict[str, Any] | None, bool]:
     """The session document and whether it is the full one (else measures only)."""
     full = recordings.read_document(storage, recording)
@@ -101,15 +88,16 @@ def session_page(request: Request, db: Db, principal: CurrentPrincipal, public_i
     document, full = _document(storage, recording)
     if document is None:
         raise HTTPException(410, "The results of this session are no longer available.")
-    css, body = _report_parts(_with_display_name(document, recording))
+    from pipeline.report import report_view
+
+    report = report_view(_with_display_name(document, recording))
     has_audio = recordings.audio_path(storage, recording) is not None
     return render(
         request,
         "report.html",
         principal,
         recording=recording,
-        report_css=Markup(css),
-        report_body=Markup(body),
+        report=report,
         speakers=document.get("speakers") or [],
         roles=document.get("roles") or {},
         can_correct=full,
