@@ -20,7 +20,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from cli.checks import (
+    check_language,
+    check_max_duration,
+    check_output_dir,
+    check_speakers,
+    check_threads,
+    folder_argument,
+)
+from pipeline.errors import OptionError
+
 EXIT_BAD_INPUT = 2
+MAX_WORKERS = 64
 DEFAULT_DEPLOYMENT = "analyze-session/session-analyzer"
 """``flow/deployment`` created by ``python -m flows.deploy`` (kept in sync with flows.deploy)."""
 
@@ -41,7 +52,7 @@ def add_cohort_parser(
     cohort.add_argument(
         "source", type=Path, metavar="MANIFEST_OR_FOLDER", help="manifest CSV or folder"
     )
-    cohort.add_argument("--out", type=Path, required=True, help="output directory")
+    cohort.add_argument("--out", type=folder_argument, required=True, help="output directory")
     cohort.add_argument(
         "--workers",
         type=int,
@@ -70,6 +81,12 @@ def add_cohort_parser(
     )
     cohort.add_argument("--title", default=None, help="heading of cohort.html")
     cohort.add_argument("--quiet", action="store_true", help="no Prefect log lines")
+    cohort.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show third-party warnings and full tracebacks",
+    )
     return cohort
 
 
@@ -80,12 +97,23 @@ def _error(message: str) -> int:
 
 def run_cohort(args: argparse.Namespace) -> int:
     """``cohort``: validate the manifest, run the cohort flow, print where the outputs are."""
+    if not 1 <= args.workers <= MAX_WORKERS:
+        return _error(f"--workers must be between 1 and {MAX_WORKERS}, not {args.workers}")
+    try:
+        check_speakers(num_speakers=args.num_speakers, min_speakers=None, max_speakers=None)
+        check_threads(args.threads)
+        check_max_duration(args.max_duration_s)
+        check_language(args.language)
+        from models.registry import ModelError, resolve_whisper
+
+        resolve_whisper(args.model)
+        check_output_dir(args.out)
+    except (OptionError, ModelError) as error:
+        return _error(str(error))
     if args.quiet:
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     from flows.manifest import ManifestError, load_sessions  # sets Prefect's env defaults
 
-    if args.workers < 1:
-        return _error(f"--workers must be at least 1, not {args.workers}")
     if args.deployment and not os.environ.get("PREFECT_API_URL"):
         return _error(
             "--deployment needs a Prefect server that workers also reach: start one "

@@ -14,7 +14,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, cast
 
 from cli.checks import (
     check_language,
@@ -149,7 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="session-analyzer",
         description="Evidence that a recorded counseling session was client-led.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    # Subcommand parsers are OneLineParsers too (argparse makes them of the parent's class).
+    commands = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True),
+    )
     _add_analyze(commands)
     add_cohort_parser(commands)
     rescore = commands.add_parser(

@@ -20,11 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import multiprocessing.util
-import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -44,6 +41,13 @@ from prefect.utilities.annotations import quote
 
 from flows import records
 from flows.caching import ContentKey, retry_transient
+from flows.prefect_internals import (
+    check_loopback,
+    ephemeral_servers,
+    quiet_console,
+    stop_ephemeral_server_with_process,
+    strip_tracebacks_from_prefect_logs,
+)
 from flows.settings import results_dir
 from flows.status import MODEL_STAGES, Stage, one_line, read_status, write_status
 from models.registry import (
@@ -569,53 +573,6 @@ def summary_of(state: State[Any], out_dir: str | Path) -> dict[str, Any]:
 
 
 @contextmanager
-def quiet_console() -> Iterator[None]:
-    """Silence Prefect's console log handlers for a while (the API still gets every log)."""
-    handlers = [
-        h for h in logging.getLogger().handlers if type(h).__name__ == "PrefectConsoleHandler"
-    ]
-    levels = [h.level for h in handlers]
-    for handler in handlers:
-        handler.setLevel(logging.CRITICAL + 1)
-    try:
-        yield
-    finally:
-        for handler, level in zip(handlers, levels, strict=True):
-            handler.setLevel(level)
-
-
-def _stop_ephemeral_servers() -> None:
-    """Send the queued logs and events, then stop the ephemeral API server(s) of this process."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-    from prefect.server.api.server import SubprocessASGIServer
-
-    for worker in (APILogWorker, EventsWorker):
-        with suppress(Exception):
-            worker.drain_all(timeout=5)
-    for server in list(SubprocessASGIServer._instances.values()):
-        server.stop()
-
-
-_exit_hook: dict[str, bool] = {}
-_exit_hook_lock = threading.Lock()
-
-
-def stop_ephemeral_server_with_process() -> None:
-    """Stop Prefect's ephemeral API server when this process ends, also in a process pool.
-
-    Prefect stops it from an ``atexit`` hook, which a ``multiprocessing`` worker
-    never runs (it leaves through ``os._exit``): without this, every pool worker
-    that ran a flow would leave an orphaned server process behind.
-    """
-    with _exit_hook_lock:
-        if _exit_hook or get_current_settings().api.url:
-            return
-        multiprocessing.util.Finalize(None, _stop_ephemeral_servers, exitpriority=0)
-        _exit_hook["registered"] = True
-
-
-@contextmanager
 def local_run_settings() -> Iterator[None]:
     """No flow-run heartbeats when Prefect runs in its local ephemeral mode.
 
@@ -623,9 +580,12 @@ def local_run_settings() -> Iterator[None]:
     this process, so nothing would read them, and stopping the heartbeat thread
     costs up to a second per flow run. With a server configured they stay on.
     """
+    strip_tracebacks_from_prefect_logs()
     if get_current_settings().api.url:
         yield
         return
+    if not ephemeral_servers():
+        check_loopback()
     stop_ephemeral_server_with_process()
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield

@@ -105,6 +105,24 @@ def _check_id(value: str, column: str, where: str, problems: list[str]) -> None:
         )
 
 
+_URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+
+
+def _url_problem(base: Path, value: str, column: str, where: str) -> str | None:
+    """A value that reads as a URL or an FFmpeg protocol (``http:``, ``concat:``, ``subfile:``).
+
+    Recordings are always opened as local files (:func:`pipeline.audio.open_local`);
+    such a value names no local file, so it is refused instead of reported as missing.
+    """
+    if _URL_LIKE.match(value) and not _resolve(base, value).is_file():
+        scheme = value.split(":", 1)[0]
+        return (
+            f"{where}: {column} {value!r} looks like a URL or an FFmpeg protocol ({scheme}:); "
+            "only local files are read: give the path of a file on this machine"
+        )
+    return None
+
+
 def _resolve(base: Path, value: str) -> Path:
     path = Path(value).expanduser()
     return (path if path.is_absolute() else base / path).resolve()
@@ -155,8 +173,11 @@ def read_manifest(path: str | Path) -> list[SessionSpec]:
             first_row[session_id] = line
         audio = row.get("audio_path", "")
         audio_path = _resolve(base, audio) if audio else base
+        url_problem = _url_problem(base, audio, "audio_path", where) if audio else None
         if not audio:
             problems.append(f"{where}: audio_path is empty")
+        elif url_problem is not None:
+            problems.append(url_problem)
         elif not audio_path.is_file():
             problems.append(f"{where}: audio file not found: {audio}")
         date = row.get("session_date") or None
@@ -168,7 +189,10 @@ def read_manifest(path: str | Path) -> list[SessionSpec]:
         hint = row.get("counselor_hint") or None
         if hint is not None and hint not in ("first", *CHANNEL_HINTS):
             enrollment = _resolve(base, hint)
-            if not enrollment.is_file():
+            hint_url = _url_problem(base, hint, "counselor_hint", where)
+            if hint_url is not None:
+                problems.append(hint_url)
+            elif not enrollment.is_file():
                 problems.append(
                     f"{where}: counselor_hint {hint!r} is neither first, left, right "
                     "nor an existing enrollment recording"

@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -37,6 +38,8 @@ STAGES = ("queued", "decoding", "transcribing", "diarizing", "scoring", "done", 
 _STAGE_OF_STEP = {"decode": "transcribing", "transcribe": "transcribing", "diarize": "diarizing"}
 """Pipeline progress step → the stage that runs next (a finished decode starts transcribing)."""
 WORKER_NICENESS = 5
+SHUTDOWN_GRACE_S = 10.0
+"""How long worker processes get to stop their Prefect server after SIGTERM."""
 """Analyses run at a lower CPU priority so pages stay fast while a model runs."""
 
 Result = dict[str, Any]
@@ -101,6 +104,12 @@ def _init_worker(data_dir: str | None = None) -> None:
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICENESS)
+    from cli.console import quiet_third_party_warnings
+    from flows.prefect_internals import stop_servers_on_sigterm
+
+    quiet_third_party_warnings()
+    # The pool's shutdown terminates workers: each stops the Prefect server it started first.
+    stop_servers_on_sigterm()
 
 
 def run_job(job: Job) -> Result:
@@ -326,14 +335,20 @@ class Processor:
                 self._executor = None
             result = _failure("the analysis process stopped unexpectedly (out of memory?)")
         except BaseException as error:  # a bug, not a bad recording
-            # Log where, not the message: it could quote the transcript.
-            log.error(
-                "analysis of session %s failed with %s at\n%s",
-                job.public_id,
-                type(error).__name__,
-                "".join(traceback.format_tb(error.__traceback__)),
-            )
-            result = _failure(f"internal error during analysis ({type(error).__name__})")
+            from pipeline.errors import AnalyzerError
+
+            if isinstance(error, AnalyzerError):  # e.g. Prefect cannot run here: say why
+                result = _failure(" ".join(str(error).split()))
+            else:
+                # Log where, not the message (it could quote the transcript), and no
+                # absolute paths: module file names and line numbers only.
+                log.error(
+                    "analysis of session %s failed with %s at %s",
+                    job.public_id,
+                    type(error).__name__,
+                    where(error),
+                )
+                result = _failure(f"internal error during analysis ({type(error).__name__})")
         if result.get("status") != "done":
             write_status(job.out_dir, "failed", error=result.get("error") or "analysis failed")
         try:
@@ -356,6 +371,21 @@ class Processor:
         executor.shutdown(wait=False, cancel_futures=True)
         for process in processes.values():
             process.terminate()
+        # Each worker stops the Prefect server it started, then exits; wait for that.
+        deadline = time.monotonic() + SHUTDOWN_GRACE_S
+        for process in processes.values():
+            process.join(max(deadline - time.monotonic(), 0.1))
+            if process.is_alive():
+                process.kill()
+                process.join(1.0)
+
+
+def where(error: BaseException, *, frames: int = 4) -> str:
+    """The innermost frames of a traceback as ``file.py:line in function``, no directories."""
+    summary = traceback.extract_tb(error.__traceback__)[-frames:]
+    return " < ".join(
+        f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}" for frame in reversed(summary)
+    )
 
 
 def _failure(message: str) -> Result:
