@@ -71,6 +71,9 @@ def write_status(
         "session_sha256": sha256,
     }
     temporary = out / f".{STATUS_FILE}.{os.getpid()}.{threading.get_ident()}"
-    temporary.write_text(json.dumps(status), encoding="utf-8")
+    # Owner-only: it names the recording's sha256 (and the web app keeps health data).
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(status))
     temporary.replace(out / STATUS_FILE)
     return status

@@ -64,13 +64,30 @@ def create_user(db: Session, username: str, password: str, *, is_admin: bool = F
 
 
 def set_password(db: Session, user: User, password: str) -> None:
-    """Change a password and end every login of the user."""
+    """Change a password, end every login of the user and revoke their API tokens."""
     try:
         check_policy(password)
     except ValueError as error:
         raise AccountError(str(error)) from error
     user.password_hash = hash_password(password)
+    end_all_access(db, user)
+
+
+def end_all_access(db: Session, user: User) -> None:
+    """End every login and revoke every API token of ``user``.
+
+    Called when the password changes (whoever knew the old one may hold a token)
+    and when the user is disabled, so re-enabling them revives no old cookie or token.
+    """
     db.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    db.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+
+
+def set_disabled(db: Session, user: User, *, disabled: bool) -> None:
+    """Block or unblock a user; blocking ends their logins and revokes their tokens."""
+    user.disabled = disabled
+    if disabled:
+        end_all_access(db, user)
 
 
 # ----------------------------------------------------------------------- rate limit

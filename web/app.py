@@ -82,6 +82,10 @@ def create_app(settings: Settings | None = None, *, processor: Processor | None 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         storage.clean_tmp()
+        with database.session() as db:
+            orphans = recordings.remove_orphans(db, storage)
+        if orphans:
+            log.info("removed %d session folders of deleted sessions", len(orphans))
         _resubmit_unfinished(database, storage, submit)
         threading.Thread(target=_warm_imports, name="warm-imports", daemon=True).start()
         yield
@@ -155,6 +159,11 @@ def _add_error_handlers(app: FastAPI) -> None:
         if error.status_code == 404 and detail == "Not Found":
             detail = "No such page."
         return _error_response(request, error.status_code, detail, error.headers)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, _error: Exception) -> Response:
+        # A number past the database's 64-bit integers (a page, an id): nothing has it.
+        return _error_response(request, 404, "No such page.")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: Exception) -> Response:

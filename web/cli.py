@@ -42,12 +42,17 @@ def add_web_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
     add.add_argument("username")
     add.add_argument("--admin", action="store_true", help="may see every supervisor's sessions")
     actions.add_parser("list", help="list users")
-    passwd = actions.add_parser("passwd", help="set a new password (ends the user's logins)")
+    passwd = actions.add_parser(
+        "passwd", help="set a new password (ends the user's logins, revokes their API tokens)"
+    )
     passwd.add_argument("username")
     token = actions.add_parser("token", help="create an API token and print it once")
     token.add_argument("username")
     token.add_argument("--name", default="cli", help="what the token is for")
-    for name, text in (("disable", "block a user"), ("enable", "unblock a user")):
+    for name, text in (
+        ("disable", "block a user (ends their logins, revokes their API tokens)"),
+        ("enable", "unblock a user"),
+    ):
         actions.add_parser(name, help=text).add_argument("username")
 
 
@@ -85,7 +90,14 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_users(args: argparse.Namespace) -> int:
     """``users``: add, list, passwd, token, disable, enable."""
-    from web.accounts import AccountError, create_api_token, create_user, find_user, set_password
+    from web.accounts import (
+        AccountError,
+        create_api_token,
+        create_user,
+        find_user,
+        set_disabled,
+        set_password,
+    )
     from web.db import Database, migrate
     from web.models import User
     from web.settings import Settings
@@ -118,7 +130,7 @@ def run_users(args: argparse.Namespace) -> int:
             _record, token = create_api_token(db, found, args.name)
             print(token)
         else:
-            found.disabled = command == "disable"
+            set_disabled(db, found, disabled=command == "disable")
             print(f"{found.username} {command}d")
     database.dispose()
     return 0

@@ -4,6 +4,7 @@ and the security headers every response gets."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from functools import cache
 from pathlib import Path
@@ -17,6 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.report import template_loader as report_templates
 from web.auth import Principal
+
+log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -52,9 +55,12 @@ class SecurityHeaders:
             return
         nonce = secrets.token_urlsafe(16)
         scope.setdefault("state", {})["csp_nonce"] = nonce
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 for name, value in SECURITY_HEADERS.items():
@@ -66,7 +72,50 @@ class SecurityHeaders:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as error:
+            if started:
+                raise
+            # Answered here, inside this middleware, so the 500 gets every header too;
+            # logged without the message (it could quote a transcript) or any path.
+            from web.processing import where
+
+            log.error(
+                "%s %s failed with %s at %s",
+                scope.get("method", ""),
+                scope.get("path", ""),
+                type(error).__name__,
+                where(error),
+            )
+            await _internal_error(scope, send_with_headers)
+
+
+async def _internal_error(scope: Scope, send: Send) -> None:
+    """A 500 without details: JSON for API clients, a short page for browsers."""
+    headers = dict(scope.get("headers") or [])
+    accept = headers.get(b"accept", b"").decode("latin-1")
+    api = (
+        str(scope.get("path", "")).startswith("/api/")
+        or b"authorization" in headers
+        or ("application/json" in accept and "text/html" not in accept)
+    )
+    if api:
+        body, kind = b'{"error": "internal error"}', b"application/json"
+    else:
+        body = (
+            b"<!doctype html><title>Internal error</title><h1>Something went wrong</h1>"
+            b"<p>The error was logged. Please try again later.</p>"
+        )
+        kind = b"text/html; charset=utf-8"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 @cache

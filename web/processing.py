@@ -68,9 +68,9 @@ class QueueFullError(RuntimeError):
 def write_status(
     out_dir: str | Path, stage: str, *, error: str | None = None, sha256: str | None = None
 ) -> None:
-    """Atomically (re)write ``status.json``; keeps a known sha256 when none is given."""
+    """Atomically (re)write ``status.json`` (mode 0600); keeps a known sha256 when none is given."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
     if sha256 is None:
         sha256 = (read_status(out) or {}).get("session_sha256")
     status = {
@@ -80,7 +80,10 @@ def write_status(
         "session_sha256": sha256,
     }
     temporary = out / f".{STATUS_FILE}.{os.getpid()}.{threading.get_ident()}"
-    temporary.write_text(json.dumps(status), encoding="utf-8")
+    # Owner-only: it names the recording's sha256 (and the web app keeps health data).
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(status))
     temporary.replace(out / STATUS_FILE)
 
 
@@ -100,6 +103,8 @@ def _init_worker(data_dir: str | None = None) -> None:
     """Worker process set-up: offline, no telemetry, lower priority, the app's data directory."""
     if data_dir is not None:
         os.environ["SESSION_ANALYZER_DATA_DIR"] = data_dir  # where the flows keep their cache
+    # Everything a worker writes (results cache, status.json, reports) is owner-only.
+    os.umask(0o077)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
     with contextlib.suppress(OSError):

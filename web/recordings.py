@@ -221,8 +221,11 @@ def finish(
 ) -> None:
     """Record the end of an analysis; with ``retention=measures`` delete audio and transcript."""
     recording = db.scalar(select(Recording).where(Recording.public_id == public_id))
-    if recording is None:  # deleted while it was being analyzed
+    if recording is None:  # deleted while it was being analyzed: remove what it wrote since
         storage.remove_session(public_id)
+        sha256 = result.get("sha256")
+        if isinstance(sha256, str) and not _sha256_in_use(db, sha256):
+            purge_cached_results(sha256, storage.root)
         return
     now = utcnow()
     recording.finished_at = recording.updated_at = now
@@ -268,6 +271,23 @@ def audio_path(storage: Storage, recording: Recording) -> Path | None:
     return path if path.is_file() else None
 
 
+def _sha256_in_use(db: Session, sha256: str, *, besides: int | None = None) -> bool:
+    query = select(func.count()).select_from(Recording).where(Recording.sha256 == sha256)
+    if besides is not None:
+        query = query.where(Recording.id != besides)
+    return bool(db.scalar(query))
+
+
+def remove_orphans(db: Session, storage: Storage) -> list[str]:
+    """Delete session folders without a recording (left by a deletion during a shutdown)."""
+    removed = []
+    for folder in storage.session_folders():
+        if not db.scalar(select(Recording.id).where(Recording.public_id == folder.name)):
+            storage.remove_session(folder.name)
+            removed.append(folder.name)
+    return removed
+
+
 def delete(db: Session, storage: Storage, recording: Recording) -> None:
     """Remove the recording: its audio, every derived file, cached results and its row.
 
@@ -275,11 +295,6 @@ def delete(db: Session, storage: Storage, recording: Recording) -> None:
     recording (another user's upload of the same bytes) still needs them.
     """
     storage.remove_session(recording.public_id)
-    others = db.scalar(
-        select(func.count())
-        .select_from(Recording)
-        .where(Recording.sha256 == recording.sha256, Recording.id != recording.id)
-    )
-    if not others:
+    if not _sha256_in_use(db, recording.sha256, besides=recording.id):
         purge_cached_results(recording.sha256, storage.root)
     db.delete(recording)

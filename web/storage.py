@@ -22,6 +22,7 @@ from pathlib import Path
 PUBLIC_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 MAX_NAME_CHARS = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 
 
 def new_public_id() -> str:
@@ -40,7 +41,12 @@ def display_name(raw: str | bytes | None) -> str:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     text = unicodedata.normalize("NFC", text)
     text = text.replace("\\", "/").rsplit("/", 1)[-1]
-    text = _CONTROL.sub("", text).strip().lstrip(".")
+    text = _CONTROL.sub("", text)
+    # Bidi overrides and isolates, zero-width and other invisible format characters
+    # (Unicode category Cf), line/paragraph separators, surrogates and private use:
+    # they can make "exe.wav" display as "vaw.exe" or hide characters.
+    text = "".join(c for c in text if unicodedata.category(c) not in _INVISIBLE_CATEGORIES)
+    text = text.strip().lstrip(".")
     if not text:
         return "recording"
     if len(text) > MAX_NAME_CHARS:
@@ -88,6 +94,10 @@ class Storage:
     def remove_session(self, public_id: str) -> None:
         """Delete the recording's audio and every derived file."""
         shutil.rmtree(self.session_dir(public_id), ignore_errors=True)
+
+    def session_folders(self) -> list[Path]:
+        """Every folder under ``sessions/`` named like a public id."""
+        return [p for p in self.sessions.iterdir() if p.is_dir() and PUBLIC_ID.match(p.name)]
 
     def clean_tmp(self) -> None:
         """Remove partial uploads left behind by a crash."""

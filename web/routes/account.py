@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from web.accounts import (
@@ -32,6 +32,8 @@ from web.pages import render
 router = APIRouter()
 
 LOGIN_FORM_MAX_AGE_S = 3600
+MAX_ID = 2**63 - 1
+"""Database ids are signed 64-bit integers."""
 
 
 def _safe_next(target: str | None) -> str:
@@ -165,10 +167,14 @@ def create_token(
     principal: ProtectedPrincipal,
     name: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    """Make a token; it is shown once, on the page (or in the JSON) this returns."""
-    record, token = create_api_token(db, principal.user, name)
+    """Make a token; it is shown once, on the page (or in the JSON) this returns.
+
+    Only a password login may: a leaked API token must not be able to mint
+    others that outlive its revocation.
+    """
     if principal.via == "token":
-        return JSONResponse({"id": record.id, "name": record.name, "token": token}, 201)
+        raise HTTPException(403, "An API token cannot create tokens; log in with your password.")
+    _record, token = create_api_token(db, principal.user, name)
     tokens = db.scalars(
         select(ApiToken)
         .where(ApiToken.user_id == principal.user.id)
@@ -179,6 +185,7 @@ def create_token(
 
 @router.post("/tokens/{token_id}/revoke")
 def revoke_token(db: Db, principal: ProtectedPrincipal, token_id: int) -> Response:
-    """Revoke one of the user's tokens."""
-    revoke_api_token(db, principal.user, token_id)
+    """Revoke one of the user's tokens (an id no token can have is one that is not theirs)."""
+    if 0 < token_id <= MAX_ID:
+        revoke_api_token(db, principal.user, token_id)
     return RedirectResponse("/tokens", status_code=303)

@@ -20,6 +20,8 @@ from web.storage import Storage
 router = APIRouter()
 
 PAGE_SIZE = 50
+MAX_PAGE = 1_000_000
+"""Pages past this are clamped: an offset must fit the database's 64-bit integers."""
 STAGE_LABELS = {
     "queued": "Waiting for its turn",
     "decoding": "Reading the audio",
@@ -103,7 +105,7 @@ def list_page(request: Request, db: Db, principal: CurrentPrincipal) -> Response
     """The user's sessions (an admin's: everyone's), filtered, newest first."""
     filters = _filters(request)
     try:
-        page = max(int(request.query_params.get("page", "1")), 1)
+        page = min(max(int(request.query_params.get("page", "1")), 1), MAX_PAGE)
     except ValueError:
         page = 1
     rows, total = recordings.list_visible(
