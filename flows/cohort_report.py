@@ -1,17 +1,20 @@
 """A cohort's tables and report: ``cohort.csv``/``.parquet``, ``trainees.csv``, ``cohort.html``.
 
-Plain pandas and string building, no Prefect: one row per session with its
-key measures (read from its ``session.json``), one row per trainee, and a
-self-contained HTML page with an inline SVG plot per key measure across
-trainees. Ids and numbers only: no transcript text leaves ``session.json``.
+Plain pandas and Jinja2 templates, no Prefect: one row per session with its
+score and key measures (read from its ``session.json``), one row per trainee, and
+a self-contained HTML page (``pipeline/templates/report/cohort.html``, sharing the
+session report's macros): per trainee the median score and the key measures
+against the expert-rated reference sessions (norms) with each session beneath,
+and an inline SVG plot per key measure across trainees. Ids and numbers only: no
+transcript text leaves ``session.json``.
 """
 
 from __future__ import annotations
 
-import html
 import math
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +22,9 @@ import pandas as pd
 
 from flows.manifest import SessionSpec
 from flows.status import MODEL_STAGES
-from pipeline.metrics_config import DEFAULT_METRICS_CONFIG
+from pipeline.norms import NormsError, load_norms
 from pipeline.outputs import write_atomic
+from pipeline.report import Strip, environment, norm_strip
 
 COHORT_CSV = "cohort.csv"
 COHORT_PARQUET = "cohort.parquet"
@@ -35,6 +39,8 @@ SESSION_COLUMNS: tuple[str, ...] = (
     "status",
     "error",
     "client_led",
+    "score",
+    "score_band",
     "duration_s",
     "client_share",
     "counselor_share",
@@ -66,6 +72,7 @@ TEXT_COLUMNS = frozenset(
         "status",
         "error",
         "client_led",
+        "score_band",
         "roles_method",
         "sha256",
         "session_json",
@@ -80,14 +87,26 @@ KEY_MEASURES: dict[str, tuple[str, str]] = {
 }
 """The criteria of the verdict (docs/metrics.md): column → (title, direction of a pass)."""
 
-DEFAULT_THRESHOLDS: dict[str, float] = {
-    "client_share": DEFAULT_METRICS_CONFIG.min_client_share,
-    "counselor_interruptions_per_10min": (
-        DEFAULT_METRICS_CONFIG.max_counselor_interruptions_per_10min
-    ),
-    "longest_counselor_monologue_s": DEFAULT_METRICS_CONFIG.max_counselor_monologue_s,
-    "reflection_to_question_ratio": DEFAULT_METRICS_CONFIG.min_reflection_to_question_ratio,
-}
+
+def default_references() -> dict[str, dict[str, Any]]:
+    """The packaged reference norms (``pipeline/norms.json``) in :func:`references_of`'s layout.
+
+    Used for measures whose sessions carry no norms of their own (schema 1.0
+    documents, failed runs); empty when the norms cannot be read.
+    """
+    try:
+        norms = load_norms()
+    except NormsError:
+        return {}
+    return {
+        name: {
+            "threshold": norm.threshold,
+            "comparison": ">=" if norm.better == "higher" else "<=",
+            "better": norm.better,
+            "norms": norm.to_dict(value=None, source=norms.source),
+        }
+        for name, norm in norms.measures.items()
+    }
 
 
 def session_row(
@@ -116,8 +135,12 @@ def session_row(
         return row
     metrics, evidence, roles = document["metrics"], document["evidence"], document["roles"]
     interruptions = metrics["interruptions"]
+    behaviour = metrics.get("behaviour") or {}  # schema 2.0 counts MI behaviour here
+    questions = metrics.get("questions") or behaviour.get("questions") or {}
     row.update(
         client_led=evidence["client_led"],
+        score=evidence.get("score"),
+        score_band=evidence.get("score_band"),
         duration_s=document["audio"]["duration_s"],
         client_share=metrics["client"]["share"],
         counselor_share=metrics["counselor"]["share"],
@@ -128,10 +151,12 @@ def session_row(
         client_interruptions_per_10min=interruptions["client_interrupts_counselor_per_10min"],
         longest_counselor_monologue_s=metrics["longest_counselor_monologue_s"],
         counselor_turns_over_60s=metrics["counselor_turns_over_60s"],
-        counselor_questions=metrics["questions"]["total"],
-        open_questions=metrics["questions"]["open"],
-        reflections=metrics["reflections"]["total"],
-        reflection_to_question_ratio=metrics["reflection_to_question_ratio"],
+        counselor_questions=questions.get("total"),
+        open_questions=questions.get("open"),
+        reflections=(metrics.get("reflections") or behaviour.get("reflections") or {}).get("total"),
+        reflection_to_question_ratio=metrics.get(
+            "reflection_to_question_ratio", behaviour.get("reflection_to_question_ratio")
+        ),
         roles_method=roles["method"],
         roles_confidence=roles["confidence"],
         speakers=len(document["speakers"]),
@@ -147,6 +172,21 @@ def thresholds_of(document: Mapping[str, Any]) -> dict[str, float]:
         c["name"]: float(c["threshold"])
         for c in document["evidence"]["criteria"]
         if c["name"] in KEY_MEASURES
+    }
+
+
+def references_of(document: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """What a session's criteria were judged against, by measure (schema 2.0).
+
+    Per criterion name: ``label``, ``unit``, ``threshold``, ``comparison``,
+    ``better`` and ``norms`` (the expert-rated reference quantiles), as far as
+    the document has them; a 1.0 document gives thresholds only.
+    """
+    keys = ("label", "unit", "threshold", "comparison", "better", "norms")
+    return {
+        str(c["name"]): {key: c.get(key) for key in keys}
+        for c in document["evidence"]["criteria"]
+        if isinstance(c, Mapping) and "name" in c
     }
 
 
@@ -173,7 +213,7 @@ def session_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def trainee_table(sessions: pd.DataFrame) -> pd.DataFrame:
-    """Per trainee: sessions scored, median client share, interruptions, share client-led.
+    """Per trainee: sessions scored, median score and client share, interruptions, share client-led.
 
     ``interruptions_per_10min`` pools the trainee's sessions (all counselor
     interruptions over all scored minutes), so short sessions do not dominate;
@@ -192,6 +232,7 @@ def trainee_table(sessions: pd.DataFrame) -> pd.DataFrame:
                 "sessions": len(group),
                 "sessions_scored": len(done),
                 "sessions_failed": int((group["status"] == "failed").sum()),
+                "median_score": _median(done["score"]),
                 "median_client_share": _median(done["client_share"]),
                 "interruptions_per_10min": (
                     round(float(interruptions) * 10.0 / minutes, 3) if minutes > 0 else None
@@ -232,6 +273,7 @@ def write_cohort_outputs(
     out_dir: str | Path,
     *,
     thresholds: Mapping[str, float] | None = None,
+    references: Mapping[str, Mapping[str, Any]] | None = None,
     title: str = "Cohort",
 ) -> dict[str, Path]:
     """Write cohort.csv, cohort.parquet, trainees.csv and cohort.html (each atomically)."""
@@ -245,7 +287,9 @@ def write_cohort_outputs(
         "cohort_parquet": _write_parquet(sessions, out / COHORT_PARQUET),
         "cohort_html": write_atomic(
             out / COHORT_HTML,
-            render_cohort_html(sessions, trainees, thresholds=thresholds, title=title),
+            render_cohort_html(
+                sessions, trainees, thresholds=thresholds, references=references, title=title
+            ),
         ),
     }
     return paths
@@ -253,8 +297,27 @@ def write_cohort_outputs(
 
 # ------------------------------------------------------------------------------ HTML
 
+COHORT_TEMPLATE = "report/cohort.html"
 VERDICT_COLOURS = {"yes": "#2e7d32", "no": "#c62828", "inconclusive": "#8d8d8d"}
 _ROW_PX, _WIDTH_PX, _LEFT_PX, _RIGHT_PX, _TOP_PX, _BOTTOM_PX = 26, 760, 170, 30, 34, 40
+
+TRAINEE_MEASURES: dict[str, tuple[str, str, str]] = {
+    "client_share": ("Client share", "median_client_share", "share"),
+    "counselor_interruptions_per_10min": (
+        "Interruptions per 10 min",
+        "interruptions_per_10min",
+        "per_10min",
+    ),
+    "reflection_to_question_ratio": ("R:Q", "median_reflection_to_question_ratio", "ratio"),
+}
+"""Measures shown per trainee against the norms: criterion → (heading, trainee column, unit)."""
+
+UNIT_FORMATS: dict[str, Callable[[float], str]] = {
+    "share": lambda v: f"{v * 100:.0f}%",
+    "per_10min": lambda v: f"{v:.1f}",
+    "ratio": lambda v: f"{v:.2f}",
+    "seconds": lambda v: f"{v:.0f} s",
+}
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -277,107 +340,282 @@ def _number(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
 
 
-def measure_svg(
-    sessions: pd.DataFrame, column: str, *, title: str, threshold: float | None, passes: str
-) -> str:
-    """A dot plot of one measure: a row per trainee, a dot per scored session, the median marked."""
+def _value(value: Any) -> float | None:
+    """A finite float, or ``None`` for NaN, ``pd.NA`` and anything not a number."""
+    if value is None or value is pd.NA or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _quantile(norms: Mapping[str, Any] | None, group: str, key: str) -> float | None:
+    if not isinstance(norms, Mapping) or not isinstance(norms.get(group), Mapping):
+        return None
+    return _value(norms[group].get(key))
+
+
+@dataclass(frozen=True)
+class PlotDot:
+    x: str
+    colour: str
+    title: str
+
+
+@dataclass(frozen=True)
+class PlotRow:
+    label: str
+    y: str
+    label_y: str
+    dots: tuple[PlotDot, ...]
+    median_x: str | None
+    median_title: str
+
+
+@dataclass(frozen=True)
+class MeasurePlot:
+    """A dot plot of one measure: a row per trainee, a dot per scored session, the median
+    marked, the threshold dashed, and the middle half of expert-rated good sessions shaded."""
+
+    column: str
+    title: str
+    width: int
+    height: int
+    left: int
+    top: int
+    axis_y: int
+    ticks: tuple[tuple[str, str], ...]
+    threshold: tuple[str, str, str, str] | None
+    """(x, label x, anchor, label)."""
+    band: tuple[str, str, str] | None
+    """(x, width, tooltip) of the good sessions' 25th-75th percentile."""
+    whisker: tuple[str, str] | None
+    """(x, width) of the good sessions' 5th-95th percentile."""
+    rows: tuple[PlotRow, ...]
+
+
+def measure_plot(
+    sessions: pd.DataFrame,
+    column: str,
+    *,
+    title: str,
+    threshold: float | None,
+    passes: str,
+    norms: Mapping[str, Any] | None = None,
+) -> MeasurePlot:
+    """Lay out one measure's dot plot across trainees (drawn by ``report/cohort.html``)."""
     done = sessions[(sessions["status"] == "done") & sessions[column].notna()]
     trainees = sorted(sessions["trainee_id"].dropna().unique())
     height = _TOP_PX + _BOTTOM_PX + _ROW_PX * max(len(trainees), 1)
     values = [float(v) for v in done[column]]
-    low = min([0.0, *values, *([threshold] if threshold is not None else [])])
-    high = max([*values, *([threshold] if threshold is not None else []), low + 1e-6])
+    p5, p25, p75, p95 = (_quantile(norms, "high", k) for k in ("p5", "p25", "p75", "p95"))
+    references = [v for v in (threshold, p5, p95) if v is not None]
+    low = min([0.0, *values, *references])
+    high = max([*values, *references, low + 1e-6])
     high += (high - low) * 0.05
     plot_w = _WIDTH_PX - _LEFT_PX - _RIGHT_PX
 
     def x(value: float) -> float:
         return _LEFT_PX + (value - low) / (high - low) * plot_w
 
-    esc = html.escape
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{_WIDTH_PX}" '
-        f'height="{height}" viewBox="0 0 {_WIDTH_PX} {height}" aria-labelledby="t-{column}">',
-        f'<title id="t-{column}">{esc(title)}</title>',
-        f'<text x="{_LEFT_PX}" y="18" class="ttl">{esc(title)}</text>',
-    ]
     axis_y = height - _BOTTOM_PX + 6
-    for tick in _ticks(low, high):
-        tx = x(tick)
-        parts.append(
-            f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{_TOP_PX}" y2="{axis_y}" class="grid"/>'
-            f'<text x="{tx:.1f}" y="{axis_y + 16}" text-anchor="middle" class="tick">'
-            f"{_number(tick)}</text>"
-        )
+    limit = None
     if threshold is not None:
         tx = x(threshold)
         label = f"threshold {'≥' if passes == '>=' else '≤'} {_number(threshold)}"
         near_right = tx > _LEFT_PX + plot_w * 0.75
         anchor, lx = ("end", tx - 4) if near_right else ("start", tx + 4)
-        parts.append(
-            f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{_TOP_PX - 6}" y2="{axis_y}" class="thr"/>'
-            f'<text x="{lx:.1f}" y="{_TOP_PX - 8}" text-anchor="{anchor}" class="thr-label">'
-            f"{esc(label)}</text>"
+        limit = (f"{tx:.1f}", f"{lx:.1f}", anchor, label)
+    band = whisker = None
+    if p25 is not None and p75 is not None:
+        band = (
+            f"{x(p25):.1f}",
+            f"{x(p75) - x(p25):.1f}",
+            f"expert-rated good MI: middle half {_number(p25)}–{_number(p75)}",
         )
+    if p5 is not None and p95 is not None:
+        whisker = (f"{x(p5):.1f}", f"{x(p95) - x(p5):.1f}")
+    rows = []
     for index, trainee in enumerate(trainees):
         cy = _TOP_PX + _ROW_PX * index + _ROW_PX / 2
-        parts.append(
-            f'<text x="{_LEFT_PX - 10}" y="{cy + 4:.1f}" text-anchor="end" class="lbl">'
-            f"{esc(str(trainee))}</text>"
-        )
         mine = done[done["trainee_id"] == trainee]
-        for _, session in mine.iterrows():
-            colour = VERDICT_COLOURS.get(str(session["client_led"]), "#555")
-            value = float(session[column])
-            parts.append(
-                f'<circle cx="{x(value):.1f}" cy="{cy:.1f}" r="5" fill="{colour}" '
-                f'fill-opacity="0.8"><title>{esc(str(session["session_id"]))}: '
-                f"{_number(value)} (client-led: {esc(str(session['client_led']))})</title></circle>"
+        dots = tuple(
+            PlotDot(
+                x=f"{x(float(session[column])):.1f}",
+                colour=VERDICT_COLOURS.get(str(session["client_led"]), "#555"),
+                title=(
+                    f"{session['session_id']}: {_number(float(session[column]))} "
+                    f"(client-led: {session['client_led']})"
+                ),
             )
-        if not mine.empty:
-            median = float(mine[column].median())
-            parts.append(
-                f'<line x1="{x(median):.1f}" x2="{x(median):.1f}" y1="{cy - 9:.1f}" '
-                f'y2="{cy + 9:.1f}" class="med"><title>median {_number(median)}</title></line>'
+            for _, session in mine.iterrows()
+        )
+        median = float(mine[column].median()) if not mine.empty else None
+        rows.append(
+            PlotRow(
+                label=str(trainee),
+                y=f"{cy:.1f}",
+                label_y=f"{cy + 4:.1f}",
+                dots=dots,
+                median_x=None if median is None else f"{x(median):.1f}",
+                median_title="" if median is None else f"median {_number(median)}",
             )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
-max-width:980px;color:#222;padding:0 1rem}
-h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}
-.scroll{overflow-x:auto}figure{margin:0 0 1rem}
-table{border-collapse:collapse;font-size:13px;margin:.5rem 0}
-th,td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right;vertical-align:bottom}
-th{font-weight:600;max-width:9rem}td.text,th.text{text-align:left}
-.ttl{font-weight:600;font-size:13px}.tick,.lbl,.thr-label{font-size:11px;fill:#444}
-.grid{stroke:#eee}.thr{stroke:#444;stroke-dasharray:4 3}.med{stroke:#111;stroke-width:2}
-.legend span{display:inline-block;margin-right:1rem}
-.dot{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:4px}
-.failed{color:#c62828}
-"""
-
-
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return ""
-    if isinstance(value, float):
-        return _number(value)
-    return html.escape(str(value))
-
-
-def _table(frame: pd.DataFrame, columns: Sequence[str]) -> str:
-    def cls(column: str) -> str:
-        return ' class="text"' if column in TEXT_COLUMNS else ""
-
-    head = "".join(f"<th{cls(c)}>{html.escape(c.replace('_', ' '))}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td{cls(c)}>{_cell(row[c])}</td>" for c in columns) + "</tr>"
-        for _, row in frame.iterrows()
+        )
+    return MeasurePlot(
+        column=column,
+        title=title,
+        width=_WIDTH_PX,
+        height=height,
+        left=_LEFT_PX,
+        top=_TOP_PX,
+        axis_y=axis_y,
+        ticks=tuple((f"{x(t):.1f}", _number(t)) for t in _ticks(low, high)),
+        threshold=limit,
+        band=band,
+        whisker=whisker,
+        rows=tuple(rows),
     )
-    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    return f"<div class='scroll'>{table}</div>"
+
+
+@dataclass(frozen=True)
+class MeasureCell:
+    """One trainee's measure: the value written out and its strip against the norms."""
+
+    text: str
+    strip: Strip | None
+
+
+@dataclass(frozen=True)
+class SessionLine:
+    session_id: str
+    date: str
+    status: str
+    verdict: str
+    colour: str
+    score: str
+    cells: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TraineeView:
+    trainee_id: str
+    sessions: int
+    scored: int
+    failed: int
+    median_score: str
+    measures: tuple[MeasureCell, ...]
+    client_led: str
+    lines: tuple[SessionLine, ...]
+
+
+def _fmt(unit: str) -> Callable[[float], str]:
+    return UNIT_FORMATS.get(unit, lambda v: f"{v:.2f}")
+
+
+def _text(value: Any, fmt: Callable[[float], str] = _number) -> str:
+    number = _value(value)
+    if number is not None:
+        return fmt(number)
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return str(value)
+
+
+def _trainee_views(
+    sessions: pd.DataFrame,
+    trainees: pd.DataFrame,
+    limits: Mapping[str, float],
+    references: Mapping[str, Mapping[str, Any]],
+) -> list[TraineeView]:
+    views = []
+    for _, trainee in trainees.iterrows():
+        mine = sessions[sessions["trainee_id"] == trainee["trainee_id"]]
+        done = mine[mine["status"] == "done"]
+        cells = []
+        for criterion, (_, column, unit) in TRAINEE_MEASURES.items():
+            fmt = _fmt(unit)
+            reference = references.get(criterion, {})
+            values = [v for v in (_value(x) for x in done[criterion]) if v is not None]
+            strip = norm_strip(
+                reference.get("norms"),
+                trainee[column],
+                threshold=reference.get("threshold", limits.get(criterion)),
+                others=values,
+                fmt=fmt,
+                mark_label="Trainee",
+            )
+            cells.append(MeasureCell(_text(trainee[column], fmt), strip))
+        lines = tuple(
+            SessionLine(
+                session_id=str(row["session_id"]),
+                date=_text(row["session_date"]),
+                status=str(row["status"]),
+                verdict=_text(row["client_led"]),
+                colour=VERDICT_COLOURS.get(str(row["client_led"]), "#555"),
+                score=_text(row["score"], lambda v: f"{v:.2f}"),
+                cells=tuple(
+                    _text(row[criterion], _fmt(unit))
+                    for criterion, (_, _, unit) in TRAINEE_MEASURES.items()
+                ),
+            )
+            for _, row in mine.iterrows()
+        )
+        yes, scored = int(trainee["sessions_client_led"]), int(trainee["sessions_scored"])
+        views.append(
+            TraineeView(
+                trainee_id=str(trainee["trainee_id"]),
+                sessions=int(trainee["sessions"]),
+                scored=scored,
+                failed=int(trainee["sessions_failed"]),
+                median_score=_text(trainee["median_score"], lambda v: f"{v:.2f}"),
+                measures=tuple(cells),
+                client_led=f"{yes} of {scored}",
+                lines=lines,
+            )
+        )
+    return views
+
+
+def _cells(frame: pd.DataFrame, columns: Sequence[str]) -> list[list[tuple[str, bool]]]:
+    """Table cells as (text, is text column); numbers with three significant digits."""
+    return [
+        [
+            (
+                ""
+                if _value(row[c]) is None and not isinstance(row[c], str)
+                else _number(float(row[c]))
+                if isinstance(row[c], float)
+                else str(row[c]),
+                c in TEXT_COLUMNS,
+            )
+            for c in columns
+        ]
+        for _, row in frame.iterrows()
+    ]
+
+
+SESSION_TABLE_COLUMNS = (
+    "session_id",
+    "trainee_id",
+    "status",
+    "client_led",
+    "score",
+    "duration_s",
+    "client_share",
+    "counselor_interruptions_per_10min",
+    "longest_counselor_monologue_s",
+    "reflection_to_question_ratio",
+)
+
+
+def _thresholds(references: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    return {
+        name: threshold
+        for name, ref in references.items()
+        if (threshold := _value(ref.get("threshold"))) is not None
+    }
 
 
 def render_cohort_html(
@@ -385,62 +623,66 @@ def render_cohort_html(
     trainees: pd.DataFrame,
     *,
     thresholds: Mapping[str, float] | None = None,
+    references: Mapping[str, Mapping[str, Any]] | None = None,
     title: str = "Cohort",
 ) -> str:
-    """The self-contained cohort report: summary, trainee table, one plot per key measure."""
-    limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
+    """The self-contained cohort report: summary, trainees against the norms, plots, sessions.
+
+    ``references`` (from :func:`references_of`) carries each measure's threshold
+    and expert-rated reference quantiles as the sessions were judged; what it
+    lacks (schema 1.0 sessions) comes from the packaged norms. ``thresholds``
+    (1.0 style, by measure) override the packaged thresholds.
+    """
+    defaults = default_references()
+    given = {
+        name: {key: value for key, value in ref.items() if value is not None}
+        for name, ref in (references or {}).items()
+    }
+    refs = {name: {**defaults.get(name, {}), **given.get(name, {})} for name in {*defaults, *given}}
+    limits = {**_thresholds(defaults), **(thresholds or {}), **_thresholds(given)}
     done = int((sessions["status"] == "done").sum())
     failed = int((sessions["status"] == "failed").sum())
     hours = float(sessions.loc[sessions["status"] == "done", "duration_s"].sum()) / 3600.0
     verdicts = sessions.loc[sessions["status"] == "done", "client_led"].value_counts()
-    legend = "".join(
-        f'<span><i class="dot" style="background:{colour}"></i>client-led: {name}</span>'
-        for name, colour in VERDICT_COLOURS.items()
-    )
-    plots = "".join(
-        "<figure>"
-        + measure_svg(sessions, column, title=name, threshold=limits.get(column), passes=passes)
-        + "</figure>"
-        for column, (name, passes) in KEY_MEASURES.items()
-    )
-    failures = sessions[sessions["status"] == "failed"]
-    failed_html = (
-        "<h2>Sessions that failed</h2>" + _table(failures, ["session_id", "trainee_id", "error"])
-        if not failures.empty
-        else ""
-    )
-    trainee_columns = [
-        "trainee_id",
-        "sessions",
-        "sessions_scored",
-        "median_client_share",
-        "interruptions_per_10min",
-        "share_client_led",
-    ]
-    session_columns = [
-        "session_id",
-        "trainee_id",
-        "status",
-        "client_led",
-        "duration_s",
-        "client_share",
-        "counselor_interruptions_per_10min",
-        "longest_counselor_monologue_s",
-        "reflection_to_question_ratio",
-    ]
     summary = (
         f"{len(sessions)} sessions: {done} scored ({hours:.2f} h of audio), {failed} failed. "
-        + ", ".join(f"{int(n)} judged {html.escape(str(v))}" for v, n in verdicts.items())
+        + ", ".join(f"{int(n)} judged {v}" for v, n in verdicts.items())
+    )
+    plots = [
+        measure_plot(
+            sessions,
+            column,
+            title=name,
+            threshold=limits.get(column),
+            passes=passes,
+            norms=refs.get(column, {}).get("norms"),
+        )
+        for column, (name, passes) in KEY_MEASURES.items()
+    ]
+    failures = sessions[sessions["status"] == "failed"]
+    views = _trainee_views(sessions, trainees, limits, refs) if not trainees.empty else []
+    source = next(
+        (
+            str(ref["norms"]["source"])
+            for ref in refs.values()
+            if isinstance(ref.get("norms"), Mapping) and ref["norms"].get("source")
+        ),
+        "",
     )
     return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}: client-led evidence</title>"
-        f"<style>{_CSS}</style></head><body>"
-        f"<h1>{html.escape(title)}: client-led evidence</h1><p>{summary}</p>"
-        f"<h2>Trainees</h2>{_table(trainees, trainee_columns) if not trainees.empty else ''}"
-        f"<h2>Key measures across trainees</h2><p class='legend'>{legend} "
-        "<span>▮ median of the trainee's sessions; dashed line: threshold</span></p>"
-        f"{plots}{failed_html}<h2>Sessions</h2>{_table(sessions, session_columns)}"
-        "<p>Measures are estimates from automatic transcription and diarization; "
-        "see docs/metrics.md for each criterion.</p></body></html>"
+        environment()
+        .get_template(COHORT_TEMPLATE)
+        .render(
+            title=title,
+            summary=summary,
+            verdict_colours=VERDICT_COLOURS,
+            trainees=views,
+            measure_headings=[heading for heading, _, _ in TRAINEE_MEASURES.values()],
+            has_norms=any(cell.strip is not None for view in views for cell in view.measures),
+            norms_source=source,
+            plots=plots,
+            failures=_cells(failures, ["session_id", "trainee_id", "error"]),
+            session_columns=[c.replace("_", " ") for c in SESSION_TABLE_COLUMNS],
+            session_rows=_cells(sessions, SESSION_TABLE_COLUMNS),
+        )
     )

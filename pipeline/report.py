@@ -365,20 +365,31 @@ def _role_rows(metrics: Doc) -> list[tuple[str, str, str]]:
 
 
 def _total(metrics: Doc, key: str) -> Any:
-    """A lexical count, stored as ``total`` (or ``count``) under ``metrics[key]``."""
-    counts = _map(metrics.get(key))
+    """A count, stored as ``total`` (or ``count``) under ``metrics[key]`` (1.0) or under
+    ``metrics["behaviour"][key]`` (2.0)."""
+    counts = _map(metrics.get(key)) or _map(_get(metrics, "behaviour", key))
     return counts.get("total", counts.get("count"))
 
 
+def _kinds(counts: Doc, kinds: Sequence[str]) -> str:
+    """`` (simple 2, complex 2)``: the parts of a count that has them, else ``""``."""
+    parts = [f"{kind} {_count(counts.get(kind))}" for kind in kinds if kind in counts]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def _session_rows(metrics: Doc) -> list[tuple[str, str]]:
-    """(measure, value) rows about the whole session; lexical counts are estimates."""
-    questions = _map(metrics.get("questions"))
+    """(measure, value) rows about the whole session; MI behaviour counts are estimates."""
+    behaviour = _map(metrics.get("behaviour"))
+    questions = _map(metrics.get("questions")) or _map(behaviour.get("questions"))
     open_q, closed_q = questions.get("open"), questions.get("closed")
     total_q = questions.get("total")
     if total_q is None and _float(open_q) is not None and _float(closed_q) is not None:
         total_q = (_float(open_q) or 0.0) + (_float(closed_q) or 0.0)
     monologue_s = _float(metrics.get("monologue_threshold_s")) or 60.0
-    return [
+    ratio = metrics.get("reflection_to_question_ratio")
+    if ratio is None:
+        ratio = behaviour.get("reflection_to_question_ratio")
+    rows = [
         ("Talk ratio, client to counselor", _number(metrics.get("talk_ratio_client_to_counselor"))),
         ("Silence", _seconds(metrics.get("silence_s"))),
         ("Overlapping speech", _seconds(metrics.get("overlap_s"))),
@@ -395,13 +406,40 @@ def _session_rows(metrics: Doc) -> list[tuple[str, str]]:
             "Counselor questions, open / closed (estimate)",
             f"{_count(open_q)} / {_count(closed_q)} (total {_count(total_q)})",
         ),
-        ("Counselor reflections (estimate)", _count(_total(metrics, "reflections"))),
         (
-            "Reflection-to-question ratio (estimate)",
-            _number(metrics.get("reflection_to_question_ratio")),
+            "Counselor reflections (estimate)",
+            _count(_total(metrics, "reflections"))
+            + _kinds(_map(behaviour.get("reflections")), ("simple", "complex")),
         ),
-        ("Advice or persuasion cues (estimate)", _count(_total(metrics, "advice_cues"))),
+        ("Reflection-to-question ratio (estimate)", _number(ratio)),
     ]
+    if not behaviour:
+        rows.append(
+            ("Advice or persuasion cues (estimate)", _count(_total(metrics, "advice_cues")))
+        )
+        return rows
+    talk = _map(behaviour.get("client_talk"))
+    rows += [
+        (
+            "Mean counselor turn (estimate)",
+            _criterion_value("", behaviour.get("mean_counselor_turn_words"), "words"),
+        ),
+        (
+            "Counselor information, advice, options (estimate)",
+            _count(_total(metrics, "therapist_input"))
+            + _kinds(
+                _map(behaviour.get("therapist_input")),
+                ("information", "advice", "options", "negotiation"),
+            ),
+        ),
+        (
+            "Client change / neutral / sustain talk (estimate)",
+            f"{_count(talk.get('change'))} / {_count(talk.get('neutral'))} / "
+            f"{_count(talk.get('sustain'))}",
+        ),
+        ("Change talk share (estimate)", _percent(behaviour.get("change_talk_share"), 0)),
+    ]
+    return rows
 
 
 def _footer_items(document: Doc) -> list[tuple[str, str]]:
@@ -490,6 +528,7 @@ def norm_strip(
     threshold: Any = None,
     others: Sequence[float] = (),
     fmt: Callable[[float], str] = lambda v: f"{v:.2f}",
+    mark_label: str = "This session",
 ) -> Strip | None:
     """Lay out a criterion's reference bands, its value and its threshold on one axis.
 
@@ -502,6 +541,8 @@ def norm_strip(
         This session's value and the criterion's threshold, in the quantiles' unit.
     others : sequence of float
         Further values drawn as dots (a trainee's sessions around their median).
+    mark_label : str
+        What the mark is, for the accessible label ("This session", "Trainee").
     fmt : callable
         Writes a number in the criterion's unit (tooltips, the "middle half" text).
 
@@ -559,7 +600,7 @@ def norm_strip(
         mark=None if number is None else x(number),
         threshold=None if limit is None else x(limit),
         value=shown,
-        label=f"This session {shown}. {described}",
+        label=f"{mark_label} {shown}. {described}",
         dots=tuple(x(v) for v in extra),
     )
 

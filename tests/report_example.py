@@ -369,6 +369,30 @@ def _criterion(  # noqa: PLR0917 (one row of a table of criteria)
     }
 
 
+CODES: dict[int, dict[str, str]] = {
+    0: {"question": "open"},
+    1: {"client_talk": "sustain"},
+    2: {"reflection": "complex"},
+    3: {"client_talk": "change"},
+    5: {"client_talk": "neutral"},
+    6: {"question": "closed"},
+    7: {"client_talk": "neutral"},
+    8: {"therapist_input": "information"},
+    9: {"client_talk": "neutral"},
+    10: {"reflection": "complex"},
+    11: {"client_talk": "change"},
+    13: {"question": "open"},
+    14: {"client_talk": "neutral"},
+    15: {"reflection": "simple"},
+    16: {"client_talk": "change"},
+    17: {"question": "closed"},
+    18: {"client_talk": "neutral"},
+    19: {"reflection": "simple"},
+    20: {"client_talk": "neutral"},
+}
+"""Estimated MI codes of the dialogue's turns (index into ``DIALOGUE``), for 2.0 documents."""
+
+
 def example_document_v2() -> dict[str, Any]:
     """The same session as a schema 2.0 document: score, norms per criterion, reliability.
 
@@ -378,6 +402,33 @@ def example_document_v2() -> dict[str, Any]:
     document = example_document()
     client_share = document["metrics"]["client"]["share"]
     document["schema_version"] = "2.0"
+    metrics = document["metrics"]
+    for key in ("questions", "reflections", "advice_cues"):  # 2.0 counts them in behaviour
+        del metrics[key]
+    metrics["coded_turns"] = [
+        {"start": s, "end": e, "role": r, **CODES.get(i, {})}
+        for i, (s, e, r, _) in enumerate(DIALOGUE)
+        if i not in (4, 12)  # the backchannels are not floor turns
+    ]
+    metrics["behaviour"] = {
+        "estimate": True,
+        "counselor_turns": 9,
+        "client_turns": 10,
+        "questions": {"open": 2, "closed": 2, "total": 4},
+        "reflections": {"simple": 2, "complex": 2, "total": 4},
+        "therapist_input": {
+            "information": 1,
+            "advice": 0,
+            "options": 0,
+            "negotiation": 0,
+            "total": 1,
+        },
+        "client_talk": {"change": 3, "neutral": 6, "sustain": 1},
+        "reflection_to_question_ratio": 1.0,
+        "therapist_input_per_turn": 0.11,
+        "change_talk_share": 0.75,
+        "mean_counselor_turn_words": 11.6,
+    }
     document["evidence"] = {
         "client_led": "yes",
         "score": 0.81,

@@ -692,3 +692,25 @@ def test_a_removed_transcript_says_so(v2: dict[str, Any]) -> None:
         html.index('id="transcript"') : html.index("</section>", html.index('id="transcript"'))
     ]
     assert "were deleted after the analysis" in section and "data-start" not in section
+
+
+def test_2_0_behaviour_counts_are_key_numbers(v2: dict[str, Any]) -> None:
+    html = render_html(v2)
+
+    def cell(label: str) -> str:
+        match = re.search(f'<td>{re.escape(label)}</td><td class="num">([^<]*)</td>', html)
+        assert match is not None, label
+        return match.group(1)
+
+    assert cell("Counselor questions, open / closed (estimate)") == "2 / 2 (total 4)"
+    assert cell("Counselor reflections (estimate)") == "4 (simple 2, complex 2)"
+    assert cell("Reflection-to-question ratio (estimate)") == "1.00"
+    assert cell("Mean counselor turn (estimate)") == "11.6 words"
+    assert cell("Counselor information, advice, options (estimate)") == (
+        "1 (information 1, advice 0, options 0, negotiation 0)"
+    )
+    assert cell("Client change / neutral / sustain talk (estimate)") == "3 / 6 / 1"
+    assert cell("Change talk share (estimate)") == "75%"
+    assert "Advice or persuasion cues" not in html
+    # Interruption counts lead the by-role table.
+    assert html.index("<td>Interruptions made</td>") < html.index("<td>Speech time</td>")
