@@ -52,6 +52,7 @@ from flows.analyze_session import (
 from flows.caching import stable_hash
 from flows.cohort_report import (
     KEY_MEASURES,
+    references_of,
     session_row,
     thresholds_of,
     write_cohort_outputs,
@@ -326,13 +327,17 @@ def score_cohort(
 
     rows = []
     thresholds: dict[str, float] = {}
+    references: dict[str, dict[str, Any]] = {}
     for spec in sessions:
         summary, wall_s = finished[spec.session_id]
         document = _read_document(out / spec.session_id) if summary["status"] == "done" else None
         if document is not None and not thresholds:
             thresholds = thresholds_of(document)
+            references = references_of(document)
         rows.append(session_row(spec, summary, document, wall_s=wall_s))
-    paths = write_cohort_outputs(rows, out, thresholds=thresholds, title=title or out.name)
+    paths = write_cohort_outputs(
+        rows, out, thresholds=thresholds, references=references, title=title or out.name
+    )
     wall_s = time.perf_counter() - started
     create_markdown_artifact(
         _markdown_summary(rows, wall_s=wall_s, workers=workers),
