@@ -317,6 +317,7 @@ def score_session(
         duration_s=result.audio.duration_s,
         hint=hint,
         warnings=found.warnings,
+        quality=found.quality,
     )
     document: Record = json.loads(json.dumps(session_document(result, scored)))
     return document

@@ -16,9 +16,10 @@ from pipeline.evidence import Evidence, evaluate
 from pipeline.measures import SessionMetrics, compute_metrics
 from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
 from pipeline.roles import RoleAssignment, RoleHint, assign_roles, label_turns, label_utterances
-from pipeline.types import Diarization, SpeakerWord, Turn, Utterance
+from pipeline.types import Diarization, DiarizationQuality, SpeakerWord, Turn, Utterance
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
+"""2.0: calibrated score, criteria with norms, reliability, MI behaviour codes."""
 
 Channel = Literal["left", "right"]
 
@@ -60,9 +61,10 @@ def score(
     duration_s: float,
     hint: RoleHint = RoleHint(),
     warnings: tuple[str, ...] = (),
+    quality: DiarizationQuality | None = None,
     config: MetricsConfig = DEFAULT_METRICS_CONFIG,
 ) -> Scored:
-    """Roles → measures → evidence. Pure and fast: no model runs here."""
+    """Roles → measures → evidence. Fast: no speech model runs here (the MI coder is tiny)."""
     roles = assign_roles(turns, utterances, hint=hint)
     metrics = compute_metrics(
         label_turns(turns, roles),
@@ -71,7 +73,12 @@ def score(
         config=config,
     )
     evidence = evaluate(
-        metrics, role_confidence=roles.confidence, warnings=warnings + roles.warnings, config=config
+        metrics,
+        role_confidence=roles.confidence,
+        diarization_quality=None if quality is None else quality.level,
+        diarization_cues=() if quality is None else quality.cues,
+        warnings=warnings + roles.warnings,
+        config=config,
     )
     return Scored(roles, metrics, evidence)
 

@@ -1,61 +1,262 @@
-"""Whether the measures show a client-led session: criteria and a verdict.
+"""Whether the measures show a client-led session: criteria, a calibrated score, a verdict.
 
-:func:`evaluate` compares a few measures of :class:`~pipeline.measures.SessionMetrics`
-with thresholds from :class:`~pipeline.metrics_config.MetricsConfig` and gives
-a verdict, ``"yes"``, ``"no"`` or ``"inconclusive"``, with sentences a reader
-can check. ``docs/metrics.md`` explains each criterion.
+Three layers, each stored in ``session.json``:
+
+1. **Criteria.** Seven session measures, talk time and interruptions first,
+   each with its value, a threshold, the comparison, whether it passed, which
+   direction is better, and where the value falls among expert-rated high- and
+   low-quality sessions (:mod:`pipeline.norms`). Thresholds come from those
+   norms, not from hand-picked numbers.
+2. **Score.** The estimated probability that expert raters would judge the
+   session good, client-centred MI, from a small logistic model over a few of
+   those measures (fitted and cross-validated by ``scripts/build_norms.py``).
+3. **Verdict.** ``yes`` / ``no`` / ``inconclusive`` from the score's bands, and
+   ``inconclusive`` whenever the measurement itself is unreliable (uncertain
+   roles, a doubtful diarization, too little speech, one speaker) or when the
+   interruptions contradict a good score. The reasons say which and what to do.
+
+``docs/evidence.md`` gives the reference data, the fitted numbers and the limits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pipeline.behaviour import BehaviourSummary
 from pipeline.measures import CLIENT, COUNSELOR, SessionMetrics
 from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
+from pipeline.norms import Better, MeasureNorm, Norms, NormsError, load_norms
 
 Verdict = Literal["yes", "no", "inconclusive"]
 Comparison = Literal[">=", "<="]
+Unit = Literal["share", "per_10min", "seconds", "ratio", "per_utterance", "words"]
+Quality = Literal["good", "doubtful", "poor"]
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    """What a criterion measures and how to read it."""
+
+    name: str
+    label: str
+    unit: Unit
+    better: Better
+    description: str
+
+
+MEASURES: tuple[MeasureSpec, ...] = (
+    MeasureSpec(
+        "client_share",
+        "Client share of talk time",
+        "share",
+        "higher",
+        "Client's share of the counselor's and client's speech time.",
+    ),
+    MeasureSpec(
+        "counselor_interruptions_per_10min",
+        "Counselor interruptions per 10 minutes",
+        "per_10min",
+        "lower",
+        "Times per 10 minutes the counselor started talking while the client was speaking "
+        "and the client stopped before finishing.",
+    ),
+    MeasureSpec(
+        "longest_counselor_monologue_s",
+        "Longest counselor turn",
+        "seconds",
+        "lower",
+        "Longest counselor floor turn, in seconds.",
+    ),
+    MeasureSpec(
+        "mean_counselor_turn_words",
+        "Mean counselor turn length",
+        "words",
+        "lower",
+        "Mean number of words in a counselor floor turn.",
+    ),
+    MeasureSpec(
+        "reflection_to_question_ratio",
+        "Reflections per question",
+        "ratio",
+        "higher",
+        "Estimated counselor reflections per question (MITI's R:Q; MITI 4.2.1 calls 1 fair, "
+        "2 good).",
+    ),
+    MeasureSpec(
+        "therapist_input_per_utterance",
+        "Information and advice per counselor turn",
+        "per_utterance",
+        "lower",
+        "Share of counselor turns estimated to give information, advice or options, or to "
+        "negotiate.",
+    ),
+    MeasureSpec(
+        "change_talk_share",
+        "Client change talk share",
+        "share",
+        "higher",
+        "Estimated client change talk among the client's change and sustain talk.",
+    ),
+)
+"""The criteria, in the order the report shows them (talk time and interruptions first)."""
+
+
+@dataclass(frozen=True)
+class EvidenceInputs:
+    """The session measures the criteria and the score read.
+
+    Built from :class:`~pipeline.measures.SessionMetrics` at run time
+    (:func:`inputs_from_metrics`) and from expert-rated transcripts when the
+    norms are built, so both go through the same definitions.
+    """
+
+    client_share: float | None
+    counselor_interruptions_per_10min: float | None
+    longest_counselor_monologue_s: float | None
+    behaviour: BehaviourSummary
+
+    def values(self) -> dict[str, float | None]:
+        """Each criterion's value, by name (``None`` when not measurable)."""
+        b = self.behaviour
+        return {
+            "client_share": self.client_share,
+            "counselor_interruptions_per_10min": self.counselor_interruptions_per_10min,
+            "longest_counselor_monologue_s": self.longest_counselor_monologue_s,
+            "mean_counselor_turn_words": b.mean_counselor_turn_words,
+            "reflection_to_question_ratio": b.reflection_to_question_ratio,
+            "therapist_input_per_utterance": b.therapist_input_per_turn,
+            "change_talk_share": b.change_talk_share,
+        }
+
+    def score_features(self) -> dict[str, float] | None:
+        """The score model's inputs; ``None`` without client speech or counselor turns.
+
+        Rates with small counts are smoothed so every session has a value:
+        reflections and questions as log((R + 0.5) / (Q + 0.5)), change talk as
+        (change + 1) / (change + sustain + 2).
+        """
+        b = self.behaviour
+        if self.client_share is None or b.counselor_turns == 0:
+            return None
+        mean_words = b.mean_counselor_turn_words
+        input_rate = b.therapist_input_per_turn
+        assert mean_words is not None and input_rate is not None  # counselor_turns > 0
+        change, sustain = b.client_talk["change"], b.client_talk["sustain"]
+        return {
+            "client_share": self.client_share,
+            "mean_counselor_turn_words": mean_words,
+            "reflection_question_balance": _log_ratio(b.reflection_total, b.question_total),
+            "therapist_input_per_utterance": input_rate,
+            "change_talk_share_smoothed": (change + 1) / (change + sustain + 2),
+        }
+
+
+def _log_ratio(a: int, b: int) -> float:
+    return math.log((a + 0.5) / (b + 0.5))
+
+
+def inputs_from_metrics(metrics: SessionMetrics) -> EvidenceInputs:
+    speech = metrics.counselor.speech_s + metrics.client.speech_s
+    return EvidenceInputs(
+        client_share=metrics.client.share if speech > 0 else None,
+        counselor_interruptions_per_10min=(
+            metrics.interruptions.counselor_interrupts_client_per_10min
+        ),
+        longest_counselor_monologue_s=(
+            metrics.longest_counselor_monologue_s if metrics.counselor.turns else None
+        ),
+        behaviour=metrics.behaviour,
+    )
 
 
 @dataclass(frozen=True)
 class Criterion:
     """One measure compared with its threshold; ``passed`` is ``None`` when not measurable."""
 
-    name: str
+    spec: MeasureSpec
     value: float | None
     threshold: float
-    comparison: Comparison
     passed: bool | None
-    description: str
+    norm: MeasureNorm | None
+    """``None`` where the reference sessions cannot measure it (interruptions)."""
     reason: str
-    """A sentence stating the value against the threshold."""
+    """A sentence stating the value against the threshold and the reference sessions."""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def comparison(self) -> Comparison:
+        return ">=" if self.spec.better == "higher" else "<="
+
+    def to_dict(self, *, source: str) -> dict[str, Any]:
+        return {
+            "name": self.spec.name,
+            "label": self.spec.label,
+            "value": None if self.value is None else round(self.value, 4) + 0.0,
+            "unit": self.spec.unit,
+            "threshold": round(self.threshold, 4) + 0.0,
+            "comparison": self.comparison,
+            "passed": self.passed,
+            "better": self.spec.better,
+            "description": self.spec.description,
+            "norms": None
+            if self.norm is None
+            else self.norm.to_dict(value=self.value, source=source),
+        }
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """Whether the measurement can carry a verdict, and why not."""
+
+    role_confidence: float
+    diarization_quality: Quality | None
+    blockers: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name,
-            "value": None if self.value is None else round(self.value, 3) + 0.0,
-            "threshold": round(self.threshold, 3) + 0.0,
-            "comparison": self.comparison,
-            "passed": self.passed,
-            "description": self.description,
+            "role_confidence": round(self.role_confidence, 3) + 0.0,
+            "diarization_quality": self.diarization_quality,
+            "blockers": list(self.blockers),
         }
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """The verdict, the sentences that explain it, and the criteria behind it."""
+    """The verdict, the score, the sentences that explain them, and the criteria behind them."""
 
     client_led: Verdict
+    score: float | None
+    score_band: Literal["high", "middle", "low"] | None
     reasons: tuple[str, ...]
     criteria: tuple[Criterion, ...]
+    reliability: Reliability
+    source: str
+
+    @property
+    def score_meaning(self) -> str:
+        if self.score is None:
+            return "No score: the session has too little counselor and client speech to estimate one."
+        return (
+            f"Estimated probability ({self.score * 100:.0f}%) that expert raters would judge "
+            "this session good, client-centred motivational interviewing, from a model fitted "
+            "on expert-rated sessions (AnnoMI); an estimate, not a rating."
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "client_led": self.client_led,
+            "score": None if self.score is None else round(self.score, 3) + 0.0,
+            "score_band": self.score_band,
+            "score_meaning": self.score_meaning,
             "reasons": list(self.reasons),
-            "criteria": [c.to_dict() for c in self.criteria],
+            "criteria": [c.to_dict(source=self.source) for c in self.criteria],
+            "reliability": self.reliability.to_dict(),
         }
 
 
@@ -71,125 +272,111 @@ def _number(value: float, threshold: float, *, scale: float = 1.0, digits: int =
     return f"{value * scale:.{digits + 3}f}"
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+_FORMATS: dict[Unit, tuple[float, int, str]] = {
+    "share": (100.0, 0, "%"),
+    "per_10min": (1.0, 1, " per 10 min"),
+    "seconds": (1.0, 0, " s"),
+    "ratio": (1.0, 2, ""),
+    "per_utterance": (100.0, 0, "% of turns"),
+    "words": (1.0, 1, " words"),
+}
 
 
-def _criterion(
-    *,
-    name: str,
-    value: float | None,
-    threshold: float,
-    comparison: Comparison,
-    description: str,
-    sentence: Callable[[float], str],
-    unmeasurable: str,
-) -> Criterion:
-    if value is None:
-        return Criterion(name, None, threshold, comparison, None, description, unmeasurable)
-    passed = value >= threshold if comparison == ">=" else value <= threshold
-    return Criterion(name, value, threshold, comparison, passed, description, sentence(value))
+def format_value(value: float, unit: Unit, *, against: float | None = None) -> str:
+    """A value in its unit, as the reasons and the report print it."""
+    scale, digits, suffix = _FORMATS[unit]
+    shown = (
+        _number(value, against, scale=scale, digits=digits)
+        if against is not None
+        else f"{value * scale:.{digits}f}"
+    )
+    return f"{shown}{suffix}"
 
 
-def criteria(
-    metrics: SessionMetrics, *, config: MetricsConfig = DEFAULT_METRICS_CONFIG
-) -> tuple[Criterion, ...]:
-    """Return the criteria of a client-led session, in a fixed order."""
-    share_t = config.min_client_share
-    rate_t = config.max_counselor_interruptions_per_10min
-    mono_t = config.max_counselor_monologue_s
-    ratio_t = config.min_reflection_to_question_ratio
-    n_int = metrics.interruptions.counselor_interrupts_client
-    n_refl = metrics.reflections.total
-    n_q = metrics.questions.total
+def ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``22nd`` ..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _placement(norm: MeasureNorm | None, value: float) -> str:
+    if norm is None:
+        return ""
+    high = ordinal(round(norm.high.percentile_of(value)))
+    low = ordinal(round(norm.low.percentile_of(value)))
     return (
-        _criterion(
-            name="client_share",
-            value=metrics.client.share,
-            threshold=share_t,
-            comparison=">=",
-            description="Client's share of the counselor's and client's speech time.",
-            sentence=lambda v: (
-                f"Client spoke {_number(v, share_t, scale=100)}% of the counselor's and "
-                f"client's speech time (threshold: at least {share_t * 100:.0f}%)."
-            ),
-            unmeasurable="Client share is not measurable: nobody spoke.",
-        ),
-        _criterion(
-            name="counselor_interruptions_per_10min",
-            value=metrics.interruptions.counselor_interrupts_client_per_10min,
-            threshold=rate_t,
-            comparison="<=",
-            description=(
-                "Times per 10 minutes the counselor started a turn while the client was "
-                "speaking and the client stopped within the yield window."
-            ),
-            sentence=lambda v: (
-                f"Counselor interrupted the client {_count(n_int, 'time')}, "
-                f"{_number(v, rate_t, digits=1)} per 10 minutes "
-                f"(threshold: at most {rate_t:.1f})."
-            ),
-            unmeasurable="Counselor interruption rate is not measurable: the recording is empty.",
-        ),
-        _criterion(
-            name="longest_counselor_monologue_s",
-            value=metrics.longest_counselor_monologue_s,
-            threshold=mono_t,
-            comparison="<=",
-            description="Longest counselor floor turn, in seconds.",
-            sentence=lambda v: (
-                f"Counselor's longest turn lasted {_number(v, mono_t, digits=1)} s "
-                f"(threshold: at most {mono_t:.0f} s)."
-            ),
-            unmeasurable="",
-        ),
-        _criterion(
-            name="reflection_to_question_ratio",
-            value=metrics.reflection_to_question_ratio,
-            threshold=ratio_t,
-            comparison=">=",
-            description=(
-                "Estimated counselor reflections per question (a lexical estimate, not MITI "
-                "coding; MITI 4.2.1 calls 1 fair and 2 good)."
-            ),
-            sentence=lambda v: (
-                f"Counselor made an estimated {_number(v, ratio_t, digits=2)} reflections "
-                f"per question ({_count(n_refl, 'reflection')}, {_count(n_q, 'question')}; "
-                f"threshold: at least {ratio_t:.1f})."
-            ),
-            unmeasurable=(
-                "Reflection-to-question ratio is not measurable: no counselor questions were found."
-            ),
-        ),
+        f"; among expert-rated sessions this is at the {high} percentile of good MI "
+        f"and the {low} of poor MI"
     )
 
 
-def evaluate(
+def _criterion(
+    spec: MeasureSpec, value: float | None, norms: Norms, config: MetricsConfig
+) -> Criterion:
+    norm = norms.measures.get(spec.name)
+    if norm is not None:
+        threshold = norm.threshold
+    elif spec.name == "counselor_interruptions_per_10min":
+        threshold = config.max_counselor_interruptions_per_10min
+    else:
+        raise NormsError(f"norms.json has no entry for {spec.name}; rebuild the norms")
+    if value is None:
+        return Criterion(spec, None, threshold, None, norm, f"{spec.label}: not measurable.")
+    passed = value >= threshold if spec.better == "higher" else value <= threshold
+    limit = "at least" if spec.better == "higher" else "at most"
+    reason = (
+        f"{spec.label}: {format_value(value, spec.unit, against=threshold)} "
+        f"(threshold: {limit} {format_value(threshold, spec.unit)}"
+        f"{_placement(norm, value)})."
+    )
+    return Criterion(spec, value, threshold, passed, norm, reason)
+
+
+def criteria(
+    inputs: EvidenceInputs,
+    *,
+    norms: Norms | None = None,
+    config: MetricsConfig = DEFAULT_METRICS_CONFIG,
+) -> tuple[Criterion, ...]:
+    """Return the criteria in :data:`MEASURES` order.
+
+    Thresholds come from the norms; the reference transcripts do not mark
+    interruptions the way the analyzer measures them, so that one threshold is
+    ``config.max_counselor_interruptions_per_10min``.
+    """
+    norms = norms or load_norms()
+    values = inputs.values()
+    return tuple(_criterion(spec, values[spec.name], norms, config) for spec in MEASURES)
+
+
+def _blockers(
     metrics: SessionMetrics,
     *,
     role_confidence: float,
-    warnings: Sequence[str] = (),
-    config: MetricsConfig = DEFAULT_METRICS_CONFIG,
-) -> Evidence:
-    """Decide whether the session was client-led.
-
-    The verdict is ``"inconclusive"`` when nobody (counselor or client) spoke,
-    when ``role_confidence`` is below ``min_role_confidence``, or when a role
-    has less than ``min_role_share`` of the speech. Otherwise it is ``"no"`` if
-    any measurable criterion fails and ``"yes"`` if all measurable ones pass.
-
-    ``reasons`` holds, in order: why the verdict is inconclusive or a summary,
-    one sentence per criterion, then ``warnings`` (e.g. from diarization) as given.
-    """
-    found = criteria(metrics, config=config)
+    diarization_quality: Quality | None,
+    diarization_cues: Sequence[str],
+    config: MetricsConfig,
+) -> list[str]:
     blockers = []
     speech = metrics.counselor.speech_s + metrics.client.speech_s
     if speech <= 0:
-        blockers.append("No counselor or client speech was detected.")
+        blockers.append("No counselor or client speech was detected: check the recording.")
+    elif speech < config.min_speech_s:
+        blockers.append(
+            f"Only {speech:.0f} s of counselor and client speech were found (minimum "
+            f"{config.min_speech_s:.0f} s): too little to judge the session."
+        )
+    if diarization_quality in ("doubtful", "poor"):
+        cues = " ".join(diarization_cues)
+        blockers.append(
+            f"Telling the speakers apart was {diarization_quality}: the talk-time figures may "
+            f"be wrong. {cues}".rstrip()
+        )
     if role_confidence < config.min_role_confidence:
         blockers.append(
             f"Speaker roles were assigned with confidence {role_confidence:.2f}, below "
-            f"{config.min_role_confidence:.2f}: counselor and client may be swapped."
+            f"{config.min_role_confidence:.2f}: counselor and client may be swapped. Name the "
+            "counselor (--counselor, --counselor-channel or --enrollment) and rescore."
         )
     if speech > 0:
         for role in (COUNSELOR, CLIENT):
@@ -201,18 +388,87 @@ def evaluate(
                     f"(minimum {config.min_role_share * 100:.0f}%): the diarization may "
                     "have merged or mislabelled the speakers."
                 )
-    measurable = [c for c in found if c.passed is not None]
-    failed = [c for c in measurable if not c.passed]
+    return blockers
+
+
+def evaluate(
+    metrics: SessionMetrics,
+    *,
+    role_confidence: float,
+    diarization_quality: Quality | None = None,
+    diarization_cues: Sequence[str] = (),
+    warnings: Sequence[str] = (),
+    config: MetricsConfig = DEFAULT_METRICS_CONFIG,
+    norms: Norms | None = None,
+) -> Evidence:
+    """Score the session and decide whether it was client-led.
+
+    The verdict is ``"inconclusive"`` when the measurement is unreliable (no or
+    too little speech, a ``"doubtful"`` or ``"poor"`` diarization, role
+    confidence below ``min_role_confidence``, a role below ``min_role_share``
+    of the speech), when no score can be computed, when the score falls
+    between the bands of :class:`~pipeline.norms.ScoreModel`, or when the score
+    is high but the counselor interrupted the client more than the threshold.
+    Otherwise it is ``"yes"`` in the high band and ``"no"`` in the low band.
+
+    ``reasons`` holds, in order: why the verdict is what it is, one sentence
+    per measurable criterion, then ``warnings`` as given.
+    """
+    norms = norms or load_norms()
+    inputs = inputs_from_metrics(metrics)
+    found = criteria(inputs, norms=norms, config=config)
+    blockers = _blockers(
+        metrics,
+        role_confidence=role_confidence,
+        diarization_quality=diarization_quality,
+        diarization_cues=diarization_cues,
+        config=config,
+    )
+    features = inputs.score_features()
+    score = norms.score.probability(features) if features is not None else None
+    band = norms.score.band(score) if score is not None else None
+    interruptions = next(c for c in found if c.name == "counselor_interruptions_per_10min")
     verdict: Verdict
-    if blockers or not measurable:
+    if blockers:
+        verdict, summary = "inconclusive", blockers
+    elif score is None or band is None:
         verdict = "inconclusive"
-        summary = blockers or ["No criterion could be measured."]
-    elif failed:
-        verdict = "no"
-        names = ", ".join(c.name for c in failed)
-        summary = [f"{len(failed)} of {len(measurable)} measurable criteria not met: {names}."]
-    else:
+        summary = ["Too few counselor turns or no client speech: no score could be estimated."]
+    elif band == "high" and interruptions.passed is False:
+        verdict = "inconclusive"
+        summary = [
+            f"The score ({score * 100:.0f}%) is in the range of good MI, but the counselor "
+            f"interrupted the client more than "
+            f"{config.max_counselor_interruptions_per_10min:.1f} times per 10 minutes: "
+            "listen to the marked interruptions before concluding."
+        ]
+    elif band == "high":
         verdict = "yes"
-        summary = [f"All {len(measurable)} measurable criteria met."]
-    reasons = (*summary, *(c.reason for c in found if c.reason), *warnings)
-    return Evidence(client_led=verdict, reasons=reasons, criteria=found)
+        summary = [
+            f"Score {score * 100:.0f}%: the measures resemble expert-rated good MI "
+            f"(score at least {norms.score.yes_from * 100:.0f}%)."
+        ]
+    elif band == "low":
+        verdict = "no"
+        summary = [
+            f"Score {score * 100:.0f}%: the measures resemble expert-rated poor MI "
+            f"(score below {norms.score.no_below * 100:.0f}%)."
+        ]
+    else:
+        verdict = "inconclusive"
+        summary = [
+            f"Score {score * 100:.0f}%: between the ranges of expert-rated good and poor MI "
+            f"({norms.score.no_below * 100:.0f}–{norms.score.yes_from * 100:.0f}%); the "
+            "measures below show where the session stands."
+        ]
+    reasons = (*summary, *(c.reason for c in found if c.value is not None), *warnings)
+    return Evidence(
+        client_led=verdict,
+        score=score,
+        score_band=band,
+        reasons=reasons,
+        criteria=found,
+        reliability=Reliability(role_confidence, diarization_quality, tuple(blockers)),
+        source=norms.source,
+    )
+

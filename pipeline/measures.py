@@ -11,8 +11,9 @@ shorter than ``merge_gap_s``. A stretch is either a *floor turn* or a
 Turn counts, monologues, interruptions and response latencies are computed on
 stretches; speech time, overlap and silence on the raw speech.
 
-Questions, reflections and advice cues are lexical *estimates* from the
-counselor's words, not MITI coding.
+Questions, reflections, therapist input and client change talk are *estimates*:
+each floor turn is coded by the MI coder (:mod:`pipeline.mi_codes`, fitted on
+expert-coded sessions; its accuracy per code is in ``docs/evidence.md``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import functools
 import math
 import re
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -34,7 +35,9 @@ from pipeline.intervals import (
     total,
     union,
 )
+from pipeline.behaviour import BehaviourSummary, CodedTurn, summarize_behaviour
 from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
+from pipeline.mi_codes import UtteranceCode, code_utterances
 from pipeline.types import SpeakerWord, Turn, Utterance
 
 COUNSELOR = "counselor"
@@ -43,7 +46,6 @@ ROLES: tuple[str, str] = (COUNSELOR, CLIENT)
 """The two roles every measure is computed for; any other label counts only as speech."""
 
 InterruptionKind = Literal["interruption", "overlap_attempt", "terminal_overlap"]
-QuestionKind = Literal["open", "closed"]
 
 
 # ---------------------------------------------------------------------------
@@ -214,68 +216,6 @@ class Sentence:
 
 
 @dataclass(frozen=True)
-class LabelledSentence:
-    start: float
-    end: float
-    text: str
-    label: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "start": _ms0(self.start),
-            "end": _ms0(self.end),
-            "text": self.text,
-            "label": self.label,
-        }
-
-
-@dataclass(frozen=True)
-class QuestionEstimate:
-    """Counselor questions by form, estimated from punctuation and first words."""
-
-    items: tuple[LabelledSentence, ...]
-
-    @property
-    def open(self) -> int:
-        return sum(1 for q in self.items if q.label == "open")
-
-    @property
-    def closed(self) -> int:
-        return sum(1 for q in self.items if q.label == "closed")
-
-    @property
-    def total(self) -> int:
-        return len(self.items)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "open": self.open,
-            "closed": self.closed,
-            "total": self.total,
-            "estimate": True,
-            "items": [q.to_dict() for q in self.items],
-        }
-
-
-@dataclass(frozen=True)
-class CueEstimate:
-    """Counselor statements matched by a phrase list (reflection candidates or advice)."""
-
-    items: tuple[LabelledSentence, ...]
-
-    @property
-    def total(self) -> int:
-        return len(self.items)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "total": self.total,
-            "estimate": True,
-            "items": [s.to_dict() for s in self.items],
-        }
-
-
-@dataclass(frozen=True)
 class Latency:
     """Median gap of clean floor switches, by direction (``None`` when there were none)."""
 
@@ -337,12 +277,17 @@ class SessionMetrics:
     monologue_threshold_s: float
     interruptions: Interruptions
     backchannels: Backchannels
-    questions: QuestionEstimate
-    reflections: CueEstimate
-    advice_cues: CueEstimate
-    reflection_to_question_ratio: float | None
+    behaviour: BehaviourSummary
+    """Estimated MI codes counted over the session (questions, reflections, input, change talk)."""
+    coded_turns: tuple[CodedTurn, ...]
+    """Every counselor and client floor turn with its estimated MI codes, in time order."""
     latency: Latency
     time_course: TimeCourse
+
+    @property
+    def reflection_to_question_ratio(self) -> float | None:
+        """Estimated counselor reflections per question; ``None`` without questions."""
+        return self.behaviour.reflection_to_question_ratio
 
     def role(self, role: str) -> RoleMetrics:
         """Return the measures of ``"counselor"`` or ``"client"``."""
@@ -366,9 +311,8 @@ class SessionMetrics:
             "monologue_threshold_s": _ms0(self.monologue_threshold_s),
             "interruptions": self.interruptions.to_dict(),
             "backchannels": self.backchannels.to_dict(),
-            "questions": self.questions.to_dict(),
-            "reflections": self.reflections.to_dict(),
-            "advice_cues": self.advice_cues.to_dict(),
+            "behaviour": self.behaviour.to_dict(),
+            "coded_turns": [t.to_dict() for t in self.coded_turns],
             "reflection_to_question_ratio": _ms(self.reflection_to_question_ratio),
             "latency": self.latency.to_dict(),
             "time_course": self.time_course.to_dict(),
@@ -864,29 +808,6 @@ def is_question(text: str) -> bool:
     return text.rstrip().rstrip("\"')]").endswith("?")
 
 
-def classify_question(text: str, *, config: MetricsConfig = DEFAULT_METRICS_CONFIG) -> QuestionKind:
-    """Estimate whether a question is open or closed from the first words of its last clause.
-
-    Whisper often joins a greeting or a preface to the question with a comma
-    ("Hi, thanks for coming in, what brings you here?"), so the clause after
-    the last comma is classified. Leading fillers (``question_fillers``: "so",
-    "and", "well", ...) are skipped. Starts in ``closed_question_starts`` ("how
-    many", ...) are closed; starts in ``open_question_starts`` ("what", "how",
-    "why", "tell me", "could you tell", ...) are open; every other question
-    (auxiliary verb first: "do", "is", "can", ...; or anything else) is closed.
-    """
-    clause = text.rsplit(",", 1)[-1]
-    tokens = tokenize(clause) or tokenize(text)
-    fillers = set(config.question_fillers)
-    while tokens and tokens[0] in fillers:
-        tokens = tokens[1:]
-    if any(_starts_with(tokens, p) for p in _phrases(config.closed_question_starts)):
-        return "closed"
-    if any(_starts_with(tokens, p) for p in _phrases(config.open_question_starts)):
-        return "open"
-    return "closed"
-
-
 def has_advice_cue(text: str, *, config: MetricsConfig = DEFAULT_METRICS_CONFIG) -> bool:
     """Whether ``text`` contains one of ``advice_cues`` ("you should", "i suggest", ...)."""
     tokens = tokenize(text)
@@ -907,37 +828,31 @@ def is_reflection_candidate(text: str, *, config: MetricsConfig = DEFAULT_METRIC
     )
 
 
-def counselor_speech_acts(
-    utterances: Sequence[Utterance], *, config: MetricsConfig = DEFAULT_METRICS_CONFIG
-) -> tuple[QuestionEstimate, CueEstimate, CueEstimate]:
-    """Estimate the counselor's questions, reflection candidates and advice cues.
+Coder = Callable[[Sequence[tuple[str, str]]], Sequence[UtteranceCode]]
+"""Codes ``(role, text)`` talk turns in time order (see :mod:`pipeline.mi_codes`)."""
 
-    Returns ``(questions, reflections, advice_cues)``, each listing its sentences
-    in time order. A question may also carry an advice cue ("why don't you ...?").
+
+def code_turns(stretches: Sequence[Stretch], *, coder: Coder) -> tuple[CodedTurn, ...]:
+    """Code every counselor and client floor turn (backchannels are not coded).
+
+    Floor turns are the unit the coder was fitted on: an AnnoMI utterance is
+    one speaker's talk turn.
     """
-    questions, reflections, advice = [], [], []
-    for utterance in utterances:
-        if utterance.speaker != COUNSELOR:
-            continue
-        for s in split_sentences(utterance):
-            if not tokenize(s.text):
-                continue
-            if is_question(s.text):
-                kind = classify_question(s.text, config=config)
-                questions.append(LabelledSentence(s.start, s.end, s.text, kind))
-            elif is_reflection_candidate(s.text, config=config):
-                reflections.append(LabelledSentence(s.start, s.end, s.text, "reflection"))
-            if has_advice_cue(s.text, config=config):
-                advice.append(LabelledSentence(s.start, s.end, s.text, "advice"))
-
-    def ordered(items: list[LabelledSentence]) -> tuple[LabelledSentence, ...]:
-        return tuple(sorted(items, key=lambda s: (s.start, s.end)))
-
-    return (
-        QuestionEstimate(ordered(questions)),
-        CueEstimate(ordered(reflections)),
-        CueEstimate(ordered(advice)),
+    floor = [s for s in stretches if s.role in ROLES and not s.backchannel]
+    codes = coder([(s.role, s.text) for s in floor])
+    if len(codes) != len(floor):
+        raise ValueError(f"the coder returned {len(codes)} codes for {len(floor)} turns")
+    return tuple(
+        CodedTurn(s.start, s.end, s.role, s.text, s.n_words, code)
+        for s, code in zip(floor, codes, strict=True)
     )
+
+
+def default_coder() -> Coder:
+    """The packaged MI coder (``models/``), loaded once per process."""
+    from models.loaders import load_mi_coder
+
+    return functools.partial(code_utterances, coder=load_mi_coder())
 
 
 # ---------------------------------------------------------------------------
@@ -988,6 +903,7 @@ def compute_metrics(
     *,
     duration_s: float,
     config: MetricsConfig = DEFAULT_METRICS_CONFIG,
+    coder: Coder | None = None,
 ) -> SessionMetrics:
     """Compute every measure of one session.
 
@@ -1004,6 +920,8 @@ def compute_metrics(
         Length of the recording in seconds.
     config
         Thresholds; see :class:`~pipeline.metrics_config.MetricsConfig`.
+    coder
+        Codes floor turns with MI behaviour; the packaged MI coder by default.
 
     Raises
     ------
@@ -1020,7 +938,7 @@ def compute_metrics(
     client = _role_metrics(CLIENT, speech, words, stretches)
     counselor_turns = [s for s in stretches if s.role == COUNSELOR and not s.backchannel]
     latencies = response_latencies(stretches)
-    questions, reflections, advice = counselor_speech_acts(utterances, config=config)
+    coded = code_turns(stretches, coder=coder if coder is not None else default_coder())
     return SessionMetrics(
         duration_s=duration_s,
         counselor=counselor,
@@ -1052,12 +970,8 @@ def compute_metrics(
                 BackchannelEvent(s.start, s.end, s.role, s.text) for s in stretches if s.backchannel
             ),
         ),
-        questions=questions,
-        reflections=reflections,
-        advice_cues=advice,
-        reflection_to_question_ratio=(
-            reflections.total / questions.total if questions.total else None
-        ),
+        behaviour=summarize_behaviour(coded),
+        coded_turns=coded,
         latency=Latency(
             counselor_to_client_s=_median(latencies["counselor_to_client"]),
             client_to_counselor_s=_median(latencies["client_to_counselor"]),

@@ -56,70 +56,6 @@ BACKCHANNEL_LEXICON: tuple[str, ...] = (
 """Words and phrases of listener responses (Ward & Tsukahara 2000), compared
 after :func:`pipeline.measures.tokenize` (lowercase, punctuation removed)."""
 
-QUESTION_FILLERS: tuple[str, ...] = (
-    "so",
-    "and",
-    "but",
-    "well",
-    "now",
-    "then",
-    "okay",
-    "ok",
-    "alright",
-    "right",
-    "yeah",
-    "oh",
-    "um",
-    "uh",
-    "hmm",
-    "mm",
-)
-"""Words skipped at the start of a question before its form is judged."""
-
-OPEN_QUESTION_STARTS: tuple[str, ...] = (
-    "what",
-    "what's",
-    "how",
-    "how's",
-    "why",
-    "how come",
-    "tell me",
-    "describe",
-    "explain",
-    "talk about",
-    "say more",
-    "help me understand",
-    "in what way",
-    "in what ways",
-    "could you tell",
-    "can you tell",
-    "would you tell",
-    "could you describe",
-    "can you describe",
-    "would you describe",
-    "could you explain",
-    "can you explain",
-    "could you say more",
-    "can you say more",
-    "would you say more",
-    "could you talk about",
-    "can you talk about",
-    "would you talk about",
-)
-"""Starts (after fillers) that make a question open."""
-
-CLOSED_QUESTION_STARTS: tuple[str, ...] = (
-    "how many",
-    "how much",
-    "how long",
-    "how often",
-    "how old",
-    "how far",
-    "what time",
-    "what day",
-)
-"""Starts that ask for a number or a fact: closed, though they begin like open ones."""
-
 REFLECTION_STEMS: tuple[str, ...] = (
     "it sounds like",
     "sounds like",
@@ -242,20 +178,17 @@ class MetricsConfig:
     window_s: float = 300.0
     step_s: float = 60.0
 
-    # Counselor speech acts (lexical estimates)
-    question_fillers: tuple[str, ...] = QUESTION_FILLERS
-    open_question_starts: tuple[str, ...] = OPEN_QUESTION_STARTS
-    closed_question_starts: tuple[str, ...] = CLOSED_QUESTION_STARTS
+    # Lexical cues of the counselor role (pipeline.roles)
     reflection_stems: tuple[str, ...] = REFLECTION_STEMS
     reflection_openers: tuple[str, ...] = REFLECTION_OPENERS
     advice_cues: tuple[str, ...] = ADVICE_CUES
 
-    # Evidence
-    min_client_share: float = 0.5
-    max_counselor_interruptions_per_10min: float = 1.0
-    max_counselor_monologue_s: float = 60.0
-    min_reflection_to_question_ratio: float = 1.0
-    """MITI 4.2.1: 1.0 is "fair", 2.0 "good"."""
+    # Reliability of the evidence (thresholds of the criteria come from pipeline/norms.json)
+    min_speech_s: float = 60.0
+    """Below this much counselor and client speech, the verdict is inconclusive."""
+    max_counselor_interruptions_per_10min: float = 2.0
+    """Above this, a score in the good-MI band gives ``inconclusive``, not ``yes``
+    (the reference transcripts do not mark interruptions, so this has no norm)."""
     min_role_share: float = 0.10
     """Below this share of speech, a role suggests a broken diarization: inconclusive."""
     min_role_confidence: float = 0.6
@@ -272,15 +205,14 @@ class MetricsConfig:
             "backchannel_max_words",
             "terminal_overlap_s",
             "completion_lookahead_s",
+            "min_speech_s",
             "max_counselor_interruptions_per_10min",
-            "max_counselor_monologue_s",
-            "min_reflection_to_question_ratio",
         )
         for name in non_negative:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"MetricsConfig.{name} must be zero or more, got {value!r}")
-        for name in ("min_client_share", "min_role_share", "min_role_confidence"):
+        for name in ("min_role_share", "min_role_confidence"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"MetricsConfig.{name} must lie in [0, 1], got {value!r}")

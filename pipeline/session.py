@@ -203,6 +203,7 @@ def analyze_document(
         duration_s=result.audio.duration_s,
         hint=hint,
         warnings=result.diarization.warnings,
+        quality=result.diarization.quality,
         config=config,
     )
     return session_document(result, scored, config=config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -12,9 +13,7 @@ import pytest
 from pipeline.measures import (
     SessionMetrics,
     all_in_lexicon,
-    classify_question,
     compute_metrics,
-    counselor_speech_acts,
     floor_stretches,
     has_advice_cue,
     is_question,
@@ -29,6 +28,7 @@ from pipeline.measures import (
     tokenize,
 )
 from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
+from pipeline.mi_codes import UtteranceCode
 from pipeline.types import SpeakerWord, Turn, Utterance
 
 C, CL = "counselor", "client"
@@ -405,36 +405,7 @@ def test_time_course_of_a_short_recording_is_one_window() -> None:
     assert time_course([], duration_s=0.0).windows == ()
 
 
-# --- questions, reflections, advice (lexical estimates) ---------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "kind"),
-    [
-        ("What brings you here today?", "open"),
-        ("So, how are you feeling about that?", "open"),
-        ("And why is that important to you?", "open"),
-        ("Well what's been going on?", "open"),
-        ("Tell me more about that?", "open"),
-        ("Could you tell me more?", "open"),
-        ("Can you describe a typical day?", "open"),
-        ("In what way does it matter?", "open"),
-        ("Do you drink every day?", "closed"),
-        ("Is that right?", "closed"),
-        ("Are you ready to change?", "closed"),
-        ("So, have you tried before?", "closed"),
-        ("How many drinks do you have?", "closed"),
-        ("How long has this been going on?", "closed"),
-        ("Where do you live?", "closed"),
-        ("You're ready?", "closed"),
-        ("Right?", "closed"),
-        ("Hi, thanks for coming in, what brings you here today?", "open"),
-        ("Okay, do you drink every day?", "closed"),
-    ],
-)
-def test_classify_question(text: str, kind: str) -> None:
-    assert is_question(text)
-    assert classify_question(text) == kind
+# --- lexical cues (used by the role model) and MI codes of floor turns --------
 
 
 @pytest.mark.parametrize(
@@ -478,24 +449,75 @@ def test_split_sentences_times_each_sentence_by_its_words() -> None:
         (11.0, 11.75, "What would help?"),
         (11.75, 12.0, "okay"),
     ]
+    assert is_question("What would help?") and not is_question("okay")
 
 
-def test_counselor_speech_acts_and_ratio() -> None:
+def scripted_coder(turns: Sequence[tuple[str, str]]) -> list[UtteranceCode]:
+    """Codes by first word, so the counting is checked independently of the fitted coder."""
+    table = {
+        "what": UtteranceCode(C, question="open"),
+        "do": UtteranceCode(C, question="closed"),
+        "so": UtteranceCode(C, reflection="complex"),
+        "you": UtteranceCode(C, therapist_input="advice"),
+        "i": UtteranceCode(CL, client_talk="change"),
+        "but": UtteranceCode(CL, client_talk="sustain"),
+    }
+    return [table.get(text.split()[0].lower(), UtteranceCode(role)) for role, text in turns]
+
+
+def test_floor_turns_are_coded_and_counted() -> None:
     utterances = [
-        utt(C, 0.0, "So you feel stuck. What would help? Do you want to stop?"),
-        utt(CL, 5.0, "It sounds like a question? You should know."),  # client: ignored
-        utt(C, 10.0, "You should cut down. It sounds like it matters. Okay."),
+        utt(C, 0.0, "What brings you here"),  # open question
+        utt(CL, 2.0, "I want to cut down"),  # change
+        utt(C, 5.0, "So you feel ready"),  # complex reflection
+        utt(CL, 7.0, "But I like it"),  # sustain
+        utt(C, 10.0, "Do you drink daily"),  # closed question
+        utt(CL, 12.0, "I do yes"),  # change
+        utt(C, 15.0, "You should try patches now"),  # advice
     ]
-    questions, reflections, advice = counselor_speech_acts(utterances)
-    assert (questions.open, questions.closed, questions.total) == (1, 1, 2)
-    assert [r.text for r in reflections.items] == [
-        "So you feel stuck.",
-        "It sounds like it matters.",
-    ]
-    assert [a.text for a in advice.items] == ["You should cut down."]
-    m = metrics([Turn(0.0, 14.0, C)], utterances)
-    assert m.reflection_to_question_ratio == 1.0
-    assert m.to_dict()["questions"]["estimate"] is True
+    turns = [Turn(u.start, u.end, u.speaker) for u in utterances]
+    m = compute_metrics(turns, utterances, duration_s=20.0, coder=scripted_coder)
+    b = m.behaviour
+    assert [t.role for t in m.coded_turns] == [C, CL, C, CL, C, CL, C]
+    assert (b.counselor_turns, b.client_turns, b.counselor_words) == (4, 3, 17)
+    assert (b.question_total, b.reflection_total, b.therapist_input_total) == (2, 1, 1)
+    assert m.reflection_to_question_ratio == 0.5
+    assert b.therapist_input_per_turn == 0.25
+    assert b.change_talk_share == 2 / 3
+    assert b.mean_counselor_turn_words == 4.25
+    d = m.to_dict()
+    assert d["behaviour"]["questions"] == {"open": 1, "closed": 1, "total": 2}
+    assert d["behaviour"]["change_talk_share"] == 0.6667
+    assert d["coded_turns"][2] == {
+        "start": 5.0,
+        "end": 6.0,
+        "role": C,
+        "question": None,
+        "reflection": "complex",
+        "therapist_input": None,
+        "client_talk": None,
+    }
+
+
+def test_backchannels_are_not_coded() -> None:
+    utterances = [utt(C, 0.0, "What brings you here today then"), utt(CL, 0.5, "mm-hmm")]
+    turns = [Turn(0.0, 1.75, C), Turn(0.5, 0.75, CL)]
+    m = compute_metrics(turns, utterances, duration_s=5.0, coder=scripted_coder)
+    assert [t.role for t in m.coded_turns] == [C]
+
+
+def test_a_coder_returning_the_wrong_count_is_an_error() -> None:
+    utterances = [utt(C, 0.0, "What brings you here")]
+    with pytest.raises(ValueError, match="1 turns"):
+        compute_metrics(
+            [Turn(0.0, 1.0, C)], utterances, duration_s=5.0, coder=lambda turns: []
+        )
+
+
+def test_the_packaged_coder_is_the_default() -> None:
+    utterances = [utt(C, 0.0, "What brings you here today?")]
+    m = compute_metrics([Turn(0.0, 1.5, C)], utterances, duration_s=5.0)
+    assert m.behaviour.questions == {"open": 1}
 
 
 # --- JSON shape -------------------------------------------------------------
@@ -519,9 +541,8 @@ def test_to_dict_has_the_documented_keys_and_millisecond_rounding() -> None:
         "counselor_turns_over_60s",
         "interruptions",
         "backchannels",
-        "questions",
-        "reflections",
-        "advice_cues",
+        "behaviour",
+        "coded_turns",
         "reflection_to_question_ratio",
         "latency",
         "time_course",
@@ -538,7 +559,9 @@ def test_to_dict_has_the_documented_keys_and_millisecond_rounding() -> None:
     assert d["backchannels"]["events"] == [
         {"start": 12.0, "end": 12.3, "role": "counselor", "text": ""}
     ]
-    assert {"open", "closed", "total", "estimate"} <= set(d["questions"])
+    assert {"questions", "reflections", "therapist_input", "client_talk", "estimate"} <= set(
+        d["behaviour"]
+    )
     assert {"counselor_to_client_s", "client_to_counselor_s"} <= set(d["latency"])
     assert set(d["time_course"]) == {"window_s", "step_s", "windows"}
     assert d["time_course"]["windows"][0] == {"start": 0.0, "end": 30.0, "client_share": 0.477}
@@ -557,7 +580,7 @@ def test_config_changes_thresholds() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("merge_gap_s", 0.0), ("window_s", -1.0), ("min_client_share", 1.5), ("step_s", math.nan)],
+    [("merge_gap_s", 0.0), ("window_s", -1.0), ("min_role_share", 1.5), ("step_s", math.nan)],
 )
 def test_config_rejects_bad_values(field: str, value: float) -> None:
     changes: dict[str, Any] = {field: value}

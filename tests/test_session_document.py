@@ -166,3 +166,48 @@ def test_cli_rescore_with_an_unknown_speaker_is_one_clear_line(
     assert capsys.readouterr().err == (
         "session-analyzer: error: speaker 'SPEAKER_09' is not in this recording; choose one of A, B\n"
     )
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_document_is_schema_2_with_score_norms_and_codes() -> None:
+    doc = document()
+    assert SCHEMA_VERSION == "2.0" and doc["schema_version"] == "2.0"
+    evidence = doc["evidence"]
+    assert 0.0 <= evidence["score"] <= 1.0
+    assert evidence["reliability"]["blockers"]  # 20 s of speech: too little to judge
+    assert evidence["client_led"] == "inconclusive"
+    assert [c["name"] for c in evidence["criteria"]][:2] == [
+        "client_share",
+        "counselor_interruptions_per_10min",
+    ]
+    assert evidence["criteria"][0]["norms"]["high"]["n"] > 50
+    assert [t["role"] for t in doc["metrics"]["coded_turns"]] == [
+        "counselor",
+        "client",
+        "counselor",
+        "client",
+        "counselor",
+    ]
+    assert doc["metrics"]["behaviour"]["questions"]["open"] == 2
+
+
+def test_a_1_0_document_validates_and_rescores_to_2_0() -> None:
+    old = json.loads((FIXTURES / "session_v1.json").read_text())
+    assert old["schema_version"] == "1.0" and "score" not in old["evidence"]
+    validate_document(old)  # read with the 1.x schema
+    new = rescore_document(old, hint=RoleHint())
+    validate_document(new)
+    assert new["schema_version"] == "2.0"
+    assert new["words"] == old["words"] and new["segments"] == old["segments"]
+    assert new["roles"]["counselor"] == old["roles"]["counselor"]
+    assert new["metrics"]["client"]["speech_s"] == old["metrics"]["client"]["speech_s"]
+    assert "score" in new["evidence"] and "questions" not in new["metrics"]
+
+
+def test_cli_rescore_upgrades_a_1_0_folder(tmp_path: Path) -> None:
+    (tmp_path / "session.json").write_text((FIXTURES / "session_v1.json").read_text())
+    assert main(["rescore", str(tmp_path)]) == 0
+    assert read_document(tmp_path)["schema_version"] == "2.0"
+    assert json.loads((tmp_path / "session.json.bak").read_text())["schema_version"] == "1.0"
