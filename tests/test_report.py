@@ -714,3 +714,55 @@ def test_2_0_behaviour_counts_are_key_numbers(v2: dict[str, Any]) -> None:
     assert "Advice or persuasion cues" not in html
     # Interruption counts lead the by-role table.
     assert html.index("<td>Interruptions made</td>") < html.index("<td>Speech time</td>")
+
+
+def test_the_web_report_page_renders_the_shared_sections(v2: dict[str, Any]) -> None:
+    """web/templates/report.html with the app's own environment (no server needed)."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from web.pages import make_templates
+
+    v2["evidence"]["reasons"].append(SCRIPT)
+    recording = SimpleNamespace(
+        trainee="Alex",
+        session_date="2025-03-14",
+        original_name="s.wav",
+        created_at=dt.datetime(2025, 3, 14, tzinfo=dt.UTC),
+        owner=SimpleNamespace(username="alice"),
+        public_id="abc",
+        verdict="yes",
+    )
+    page = (
+        make_templates()
+        .env.get_template("report.html")
+        .render(
+            request=SimpleNamespace(url=SimpleNamespace(path="/sessions/abc")),
+            recording=recording,
+            report=report_view(v2),
+            speakers=v2["speakers"],
+            roles=v2["roles"],
+            can_correct=True,
+            has_audio=True,
+            downloads=["session.json"],
+            notice=None,
+            error=None,
+            user=SimpleNamespace(is_admin=False, username="alice"),
+            csrf="token",
+            nonce="nonce",
+            settings=SimpleNamespace(),
+        )
+    )
+    head = page[page.index('class="page-head"') : page.index("</div>", page.index("<h1>"))]
+    assert (
+        '<span class="verdict-pill" style="--verdict:#1f7a44" data-verdict="yes">'
+        "Client-led: yes · score 0.81</span>"
+    ) in page
+    assert "Alex · 2025-03-14" in head
+    report = page[page.index('<div class="report" id="report">') :]
+    assert report.count('<svg class="strip"') == 7
+    assert 'id="score"' in report and 'id="talk-time"' in report and 'id="transcript"' in report
+    assert "svg.strip .band.high .box" in page  # the report's CSS in the page's <style>
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in report
+    scripts = re.findall(r"<script[^>]*>", page)
+    assert scripts and all('nonce="nonce"' in s for s in scripts)
