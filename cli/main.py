@@ -11,9 +11,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import NoReturn, cast
 
 from cli.checks import (
@@ -115,6 +118,13 @@ def _add_analyze(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     analyze.add_argument(
         "--max-duration-s", type=float, default=4 * 3600.0, help="reject longer recordings"
+    )
+    analyze.add_argument(
+        "--channels",
+        choices=["auto", "mix", "split"],
+        default="auto",
+        help="stereo recordings: auto (default) diarizes by channel when each party has its "
+        "own channel, mix analyzes the mixed-down voices, split always diarizes by channel",
     )
     analyze.add_argument("--quiet", action="store_true", help="no progress bars")
     add_verbose(analyze)
@@ -230,6 +240,7 @@ def _analyze(args: argparse.Namespace, *, existed: bool) -> int:
         pipeline_dir=args.pipeline_dir,
         max_duration_s=args.max_duration_s,
         counselor_channel=args.counselor_channel,
+        channels=args.channels,
         enrollment=str(args.enroll) if args.enroll else None,
     )
     bars = StageBars(enabled=not args.quiet and sys.stderr.isatty())
@@ -321,6 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``session-analyzer`` console script."""
     args = build_parser().parse_args(argv)
     verbose = bool(getattr(args, "verbose", False))
+    interrupt_on_sigterm()
     if not verbose:
         quiet_third_party_warnings()
     handlers = {
@@ -352,6 +364,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def interrupt_on_sigterm() -> None:
+    """SIGTERM ends a command like Ctrl-C: clean-up runs and Prefect's local server stops.
+
+    By default SIGTERM kills the process at once, skipping every ``finally`` and
+    ``atexit`` hook: the local Prefect server would be left running, orphaned.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
 
 
 def _one_line(error: BaseException) -> str:

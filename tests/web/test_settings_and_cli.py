@@ -83,7 +83,7 @@ def test_users_commands(
     assert main(["users", "add", "bob"]) == 2
     _stdin(monkeypatch, "x" * 12 + "\n")
     assert main(["users", "add", "alice"]) == 2
-    assert main(["users", "token", "alice", "--name", "export"]) == 0
+    assert main(["users", "token", "root", "--name", "export"]) == 0
     assert main(["users", "disable", "alice"]) == 0
     assert main(["users", "list"]) == 0
     assert main(["users", "passwd", "nobody"]) == 2
