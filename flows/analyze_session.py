@@ -26,7 +26,7 @@ from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -59,8 +59,8 @@ from models.registry import (
 )
 from pipeline.attribute import build_utterances
 from pipeline.audio import file_sha256, load_audio
-from pipeline.channels import CHANNEL_MODEL, diarize_by_channel
-from pipeline.diarize import diarize
+from pipeline.channels import CHANNEL_MODEL, ChannelsOption
+from pipeline.document import Channel
 from pipeline.enroll import enrollment_similarities
 from pipeline.errors import AudioError
 from pipeline.outputs import (
@@ -76,6 +76,7 @@ from pipeline.session import (
     SpeechOptions,
     SpeechResult,
     StageProgress,
+    diarize_with,
     role_hint,
     score,
     session_document,
@@ -188,7 +189,8 @@ def diarize_audio(
     audio_path: str,
     *,
     sha256: str,
-    method: Literal["pyannote", "channel"],
+    counselor_channel: Channel | None,
+    channels: ChannelsOption,
     model_id: str,
     pipeline_dir: str | None,
     num_speakers: int | None,
@@ -200,27 +202,31 @@ def diarize_audio(
     embedding_batch_size: int,
     max_duration_s: float,
 ) -> Record:
-    """Who spoke when: pyannote, or channel energy (stereo, one party per channel)."""
+    """Who spoke when: pyannote, or channel energy (stereo, one party per channel: named or found)."""
     audio = _decode(audio_path, sha256, max_duration_s)
     report = _stage_progress("diarize")
-    if method == "channel":
-        result = diarize_by_channel(audio)
-        if report is not None:
-            report(audio.duration_s, audio.duration_s)
-    else:
-        result = diarize(
-            audio,
-            num_speakers=num_speakers,
-            min_speakers=min_speakers,
-            max_speakers=max_speakers,
-            pipeline_dir=pipeline_dir,
-            device=device,
-            segmentation_step=segmentation_step,
-            segmentation_batch_size=segmentation_batch_size,
-            embedding_batch_size=embedding_batch_size,
-            progress=report,
-        )
+    options = SpeechOptions(
+        num_speakers=num_speakers,
+        min_speakers=min_speakers,
+        max_speakers=max_speakers,
+        pipeline_dir=pipeline_dir,
+        device=device,
+        segmentation_step=segmentation_step,
+        segmentation_batch_size=segmentation_batch_size,
+        embedding_batch_size=embedding_batch_size,
+        counselor_channel=counselor_channel,
+        channels=channels,
+    )
+    result = diarize_with(
+        audio,
+        options,
+        progress=(lambda _stage, done, total: report(done, total)) if report else _no_progress,
+    )
     return records.to_record(result)
+
+
+def _no_progress(_stage: str, _done: float, _total: float) -> None:
+    """No progress reporting."""
 
 
 @task(
@@ -382,7 +388,7 @@ def _local_fingerprint(resolved: ResolvedModel) -> str:
 def resolve_models(speech: SpeechOptions) -> ModelIds:
     """Resolve and verify the models ``speech`` names, and the device they will run on."""
     device = choose_device(speech.device)
-    if speech.counselor_channel is not None:
+    if speech.counselor_channel is not None or speech.channels == "split":
         diarization = CHANNEL_MODEL
     elif speech.pipeline_dir is not None:
         diarization = _local_fingerprint(resolve_pyannote_pipeline(speech.pipeline_dir))
@@ -485,7 +491,8 @@ def analyze_session(
             diarize_audio,
             audio_path=audio_path,
             sha256=sha256,
-            method="channel" if speech.counselor_channel is not None else "pyannote",
+            counselor_channel=speech.counselor_channel,
+            channels=speech.channels,
             model_id=models.diarization,
             pipeline_dir=speech.pipeline_dir,
             num_speakers=speech.num_speakers,

@@ -13,7 +13,9 @@ from typing import Any
 
 from pipeline.types import (
     AudioInfo,
+    ChannelDecision,
     Diarization,
+    DiarizationQuality,
     SpeakerWord,
     Transcript,
     TranscriptSegment,
@@ -66,6 +68,19 @@ def diarization(record: Mapping[str, Any]) -> Diarization:
         exclusive=turns(record["exclusive"]),
         model=record["model"],
         warnings=tuple(record.get("warnings", ())),
+        quality=_quality(record.get("quality")),
+        channels=None if record.get("channels") is None else ChannelDecision(**record["channels"]),
+    )
+
+
+def _quality(record: Mapping[str, Any] | None) -> DiarizationQuality | None:
+    if record is None:
+        return None
+    return DiarizationQuality(
+        level=record["level"],
+        cues=tuple(record["cues"]),
+        tried=tuple(record["tried"]),
+        measures=dict(record["measures"]),
     )
 
 

@@ -1,23 +1,54 @@
-"""Diarization by channel energy, for stereo recordings with one party per channel.
+"""Stereo recordings with one party per channel: recognising them, and diarizing them by channel.
 
-Telehealth platforms and many recorders put each party on its own channel.
-There, who speaks when is read off the channels' loudness more reliably than
-by clustering voices: a channel is speaking where its level is well above its
-own noise floor and not merely the other party's crosstalk (a leak is several
-dB quieter than the direct voice on the other channel).
+Telehealth platforms and many call recorders put each party on its own
+channel. There, who speaks when is read off the channels' loudness more
+reliably than by clustering voices: a channel is speaking where its level is
+well above its own noise floor and not merely the other party's crosstalk (a
+leak is several dB quieter than the direct voice on the other channel).
+
+:func:`decide_channels` tells such recordings from dual-mono copies, room
+stereo and recordings with one silent channel, from the channels' levels
+alone (:class:`~pipeline.types.ChannelDecision`); :func:`choose_channels`
+applies the user's ``--channels``/``--counselor-channel`` on top.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import librosa
 import numpy as np
 import numpy.typing as npt
 
 from pipeline.errors import DiarizationError
-from pipeline.types import SAMPLE_RATE_HZ, Audio, Diarization, Turn
+from pipeline.types import (
+    SAMPLE_RATE_HZ,
+    Audio,
+    ChannelDecision,
+    Diarization,
+    DiarizationQuality,
+    QualityLevel,
+    Turn,
+)
 
 CHANNEL_LABELS = ("LEFT", "RIGHT")
 CHANNEL_MODEL = "channel-energy"
+ChannelsOption = Literal["auto", "mix", "split"]
+"""``--channels``: decide from the audio, always mix down, or always diarize by channel."""
+
+FRAME_S = 0.02
+FLOOR_MARGIN_DB = 15.0
+"""A channel carries sound where it is this much above its own noise floor (10th percentile)."""
+DOMINANCE_DB = 15.0
+"""A channel holds the floor where it is at least this much louder than the other."""
+MIN_DOMINANT_FRACTION = 0.05
+"""Each channel must hold the floor in at least this fraction of the sounding frames..."""
+MIN_DOMINANT_S = 1.0
+"""...and for at least this many seconds, for the channels to count as two parties."""
+SILENT_DBFS = -60.0
+"""A channel whose loudest frame stays below this level is silent."""
+DUAL_MONO_CORRELATION = 0.9
+"""Channels whose waveforms correlate at least this much (in absolute value) are one signal."""
 
 
 def _level_db(samples: npt.NDArray[np.float32], *, hop: int) -> npt.NDArray[np.float64]:
@@ -72,7 +103,7 @@ def diarize_by_channel(
     if audio.channel_samples.shape[0] != 2:
         raise DiarizationError(
             f"channel diarization needs a stereo recording; this one has "
-            f"{audio.channel_samples.shape[0]} channel(s): drop --counselor-channel"
+            f"{audio.channel_samples.shape[0]} channel(s): drop --counselor-channel and --channels split"
         )
     hop = round(frame_s * SAMPLE_RATE_HZ)
     levels = np.stack([_level_db(channel, hop=hop) for channel in audio.channel_samples])
@@ -120,3 +151,218 @@ def exclusive_turns(
             for s, e in _runs(owner == channel, frame_s=frame_s)
         ]
     return tuple(sorted(result, key=lambda t: (t.start, t.end)))
+
+
+def _correlation(channels: npt.NDArray[np.float32], *, block: int = 1 << 20) -> float:
+    """Pearson correlation of the two waveforms, in blocks (0 when either is constant)."""
+    n = channels.shape[1]
+    sums = np.zeros(5)
+    for start in range(0, n, block):
+        a = channels[0, start : start + block].astype(np.float64)
+        b = channels[1, start : start + block].astype(np.float64)
+        sums += (a.sum(), b.sum(), (a * a).sum(), (b * b).sum(), (a * b).sum())
+    sa, sb, saa, sbb, sab = sums
+    cov = sab - sa * sb / n
+    var = (saa - sa * sa / n) * (sbb - sb * sb / n)
+    return float(cov / np.sqrt(var)) if var > 0 else 0.0
+
+
+def channel_evidence(
+    audio: Audio,
+    *,
+    frame_s: float = FRAME_S,
+    floor_margin_db: float = FLOOR_MARGIN_DB,
+    dominance_db: float = DOMINANCE_DB,
+) -> dict[str, float]:
+    """The measurements :func:`decide_channels` rests on, for a two-channel recording.
+
+    Levels are RMS in dBFS over ``frame_s`` frames. A frame *sounds* on a
+    channel when it is ``floor_margin_db`` above that channel's 10th-percentile
+    level; a channel *dominates* a sounding frame when it is ``dominance_db``
+    louder than the other.
+
+    Returns
+    -------
+    dict
+        ``correlation`` (waveforms), ``{left,right}_peak_dbfs``, ``{left,right}_sound_s``,
+        ``{left,right}_dominant_s`` and ``..._fraction`` (of sounding frames),
+        ``both_sound_fraction`` and ``median_difference_both_db`` (|left − right|
+        where both sound), ``bleed_db`` (median level of the quiet channel relative
+        to the dominant one; nan when no channel dominates), ``sound_s``.
+    """
+    hop = round(frame_s * SAMPLE_RATE_HZ)
+    levels = np.stack([_level_db(channel, hop=hop) for channel in audio.channel_samples[:2]])
+    floors = np.percentile(levels, 10, axis=1, keepdims=True)
+    sounding = levels > floors + floor_margin_db
+    anywhere = sounding.any(axis=0)
+    both = sounding.all(axis=0)
+    difference = levels[0] - levels[1]
+    left = anywhere & (difference >= dominance_db)
+    right = anywhere & (difference <= -dominance_db)
+    frames = max(int(anywhere.sum()), 1)
+    dominant = left | right
+    evidence = {
+        "correlation": _correlation(audio.channel_samples[:2]),
+        "left_peak_dbfs": float(levels[0].max()),
+        "right_peak_dbfs": float(levels[1].max()),
+        "sound_s": float(anywhere.sum() * frame_s),
+        "left_sound_s": float(sounding[0].sum() * frame_s),
+        "right_sound_s": float(sounding[1].sum() * frame_s),
+        "left_dominant_s": float(left.sum() * frame_s),
+        "right_dominant_s": float(right.sum() * frame_s),
+        "left_dominant_fraction": float(left.sum() / frames),
+        "right_dominant_fraction": float(right.sum() / frames),
+        "both_sound_fraction": float(both.sum() / frames),
+        "median_difference_both_db": (
+            float(np.median(np.abs(difference[both]))) if both.any() else float("nan")
+        ),
+        "bleed_db": float(np.median(-np.abs(difference[dominant])))
+        if dominant.any()
+        else float("nan"),
+    }
+    # unknown values (nan) are left out: session.json stays strict JSON
+    return {k: round(v, 3) for k, v in evidence.items() if np.isfinite(v)}
+
+
+def decide_channels(
+    audio: Audio,
+    *,
+    frame_s: float = FRAME_S,
+    floor_margin_db: float = FLOOR_MARGIN_DB,
+    dominance_db: float = DOMINANCE_DB,
+    min_dominant_fraction: float = MIN_DOMINANT_FRACTION,
+    min_dominant_s: float = MIN_DOMINANT_S,
+    silent_dbfs: float = SILENT_DBFS,
+    dual_mono_correlation: float = DUAL_MONO_CORRELATION,
+) -> ChannelDecision:
+    """Whether a recording's two channels carry two different parties.
+
+    ``split`` only when each channel, in turn, holds the floor clearly
+    (``dominance_db`` louder than the other) for at least
+    ``min_dominant_fraction`` of the sounding time and ``min_dominant_s``
+    seconds: that is what one party per channel looks like, crosstalk of
+    -20 to -30 dB included. Everything else is ``mix``: a mono file, a silent
+    channel (the mix is then the other channel), the same signal on both
+    channels (dual mono, at any gain), and room stereo where both parties
+    reach both microphones at similar levels.
+
+    Parameters
+    ----------
+    frame_s, floor_margin_db, dominance_db
+        See :func:`channel_evidence`.
+    min_dominant_fraction, min_dominant_s
+        How much each channel must hold the floor alone.
+    silent_dbfs
+        A channel never louder than this is silent.
+    dual_mono_correlation
+        Waveforms correlated at least this much are one signal twice.
+    """
+    count = int(audio.channel_samples.shape[0])
+    if count != 2:
+        reason = (
+            "mono recording"
+            if count == 1
+            else f"{count} channels: only two-channel recordings are split by channel"
+        )
+        return ChannelDecision("mix", reason, {"channels": float(count)})
+    evidence = {
+        "channels": 2.0,
+        **channel_evidence(
+            audio, frame_s=frame_s, floor_margin_db=floor_margin_db, dominance_db=dominance_db
+        ),
+    }
+    for side, other in (("left", "right"), ("right", "left")):
+        if evidence[f"{side}_peak_dbfs"] < silent_dbfs:
+            return ChannelDecision(
+                "mix",
+                f"the {side} channel is silent (never above {silent_dbfs:g} dBFS): "
+                f"the {other} channel is analyzed by voice",
+                evidence,
+            )
+    if abs(evidence["correlation"]) >= dual_mono_correlation:
+        return ChannelDecision(
+            "mix",
+            f"both channels carry the same signal (correlation {evidence['correlation']:.2f}): "
+            "analyzed by voice",
+            evidence,
+        )
+    quiet = [
+        side
+        for side in ("left", "right")
+        if evidence[f"{side}_dominant_fraction"] < min_dominant_fraction
+        or evidence[f"{side}_dominant_s"] < min_dominant_s
+    ]
+    if quiet:
+        if len(quiet) == 2:
+            reason = (
+                f"neither channel is ever {dominance_db:g} dB louder than the other for long: "
+                "both parties reach both channels, analyzed by voice"
+            )
+        else:
+            reason = (
+                f"only the {'right' if quiet == ['left'] else 'left'} channel holds a voice of "
+                f"its own ({quiet[0]} channel: {evidence[f'{quiet[0]}_dominant_s']:.1f} s "
+                f"alone): analyzed by voice"
+            )
+        return ChannelDecision("mix", reason, evidence)
+    bleed = evidence.get("bleed_db", float("nan"))
+    return ChannelDecision(
+        "split",
+        f"each channel carries its own voice (left alone in "
+        f"{evidence['left_dominant_fraction']:.0%}, right alone in "
+        f"{evidence['right_dominant_fraction']:.0%} of the sounding time; the other channel "
+        f"{-bleed:.0f} dB quieter): diarized by channel",
+        evidence,
+    )
+
+
+def choose_channels(
+    audio: Audio, *, channels: ChannelsOption = "auto", counselor_channel: str | None = None
+) -> ChannelDecision:
+    """The decision the session follows: the user's override, else :func:`decide_channels`.
+
+    ``counselor_channel`` (a named channel) and ``channels="split"`` force a
+    split; ``channels="mix"`` forces the mix. The measured evidence is kept
+    either way, so a forced choice against the audio can be seen.
+    """
+    measured = decide_channels(audio)
+    if counselor_channel is not None:
+        return ChannelDecision(
+            "split", "the counselor's channel was named (--counselor-channel)", measured.evidence
+        )
+    if channels == "split":
+        return ChannelDecision("split", "split by request (--channels split)", measured.evidence)
+    if channels == "mix":
+        return ChannelDecision("mix", "mixed down by request (--channels mix)", measured.evidence)
+    return measured
+
+
+MAX_CHANNEL_SHARE = 0.9
+"""A channel diarization where one channel has more than this share of the talk is doubtful."""
+MAX_BOTH_SHARE = 0.3
+"""...and so is one where both channels speak at once for more than this share of the speech."""
+
+
+def channel_quality(diarization: Diarization) -> DiarizationQuality:
+    """Cues for a diarization by channel: one channel nearly silent, or both talking throughout."""
+    totals = {label: 0.0 for label in CHANNEL_LABELS}
+    for turn in diarization.exclusive:
+        totals[turn.speaker] = totals.get(turn.speaker, 0.0) + turn.duration_s
+    speech = sum(totals.values())
+    top = max(totals.values()) / speech if speech > 0 else 1.0
+    overlap = sum(t.duration_s for t in diarization.turns) - speech
+    both = overlap / speech if speech > 0 else 0.0
+    measures = {"top_share": round(top, 3), "both_share": round(max(both, 0.0), 3)}
+    cues: list[str] = []
+    if top > MAX_CHANNEL_SHARE:
+        cues.append(
+            f"one channel has {top:.0%} of the talk time: check the recording (is the other "
+            "party on this file?), or analyze the mix with --channels mix"
+        )
+    if both > MAX_BOTH_SHARE:
+        cues.append(
+            f"both channels sound at once for {both:.0%} of the speech, as when each party "
+            "reaches both microphones: analyze the mix with --channels mix"
+        )
+    level: QualityLevel = "good" if not cues else "doubtful"
+    return DiarizationQuality(level, tuple(cues), ("channel",), measures)

@@ -24,6 +24,7 @@ import torch
 from models.campplus import CampplusEmbedding
 from models.loaders import load_campplus, load_segmentation
 from models.registry import resolve_embedding, resolve_pyannote_pipeline, resolve_segmentation
+from pipeline.diarization_quality import Artifacts, check_pyannote
 from pipeline.errors import DiarizationError
 from pipeline.transcribe import ProgressCallback, choose_device
 from pipeline.types import SAMPLE_RATE_HZ, Audio, Diarization, Turn
@@ -191,7 +192,9 @@ def diarize(
         model_id = f"{resolve_segmentation().id}+{resolve_embedding().id}"
     waveform = torch.from_numpy(np.ascontiguousarray(audio.samples))[None]
     hook = _progress_hook(progress, audio.duration_s) if progress is not None else None
-    options: dict[str, Any] = {"hook": hook}
+    # the quality check re-clusters the embeddings the pipeline hands its hook
+    artifacts = Artifacts(progress=hook)
+    options: dict[str, Any] = {"hook": artifacts.hook}
     if num_speakers is not None:
         options["num_speakers"] = num_speakers
     else:
@@ -206,6 +209,23 @@ def diarize(
     turns = _turns(output.speaker_diarization)
     if not turns:
         raise DiarizationError("no speech was found in the recording")
+    exclusive = _turns(output.exclusive_speaker_diarization)
+    checked = check_pyannote(
+        pipeline,
+        artifacts,
+        num_speakers=num_speakers,
+        min_speakers=min_speakers,
+        max_speakers=max_speakers,
+    )
+    if checked is None:
+        return Diarization(turns=turns, exclusive=exclusive, model=model_id)
+    quality, replacement = checked
+    if replacement is not None:
+        turns, exclusive = replacement
     return Diarization(
-        turns=turns, exclusive=_turns(output.exclusive_speaker_diarization), model=model_id
+        turns=turns,
+        exclusive=exclusive,
+        model=model_id,
+        warnings=quality.cues if quality.level != "good" else (),
+        quality=quality,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pipeline.channels import CHANNEL_LABELS
+from pipeline.diarization_quality import diarization_block, read_diarization_block
 from pipeline.evidence import Evidence, evaluate
 from pipeline.measures import SessionMetrics, compute_metrics
 from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
@@ -143,6 +144,7 @@ def build_document(
         "metrics": scored.metrics.to_dict(),
         "evidence": scored.evidence.to_dict(),
         "warnings": list(diarization.warnings) + list(scored.roles.warnings),
+        "diarization": diarization_block(diarization),
     }
 
 
@@ -162,10 +164,15 @@ def speech_from_document(
         Utterance(u["start"], u["end"], u["speaker"], tuple(words[slice(*u["word_range"])]))
         for u in document["utterances"]
     )
+    # documents written before the ``diarization`` block have no quality or stereo decision
+    quality, channels = read_diarization_block(document.get("diarization"))
     diarization = Diarization(
         turns=_turns(document["segments"]),
         exclusive=_turns(document["exclusive_segments"]),
         model=document["models"]["diarization"],
+        warnings=quality.cues if quality is not None and quality.level != "good" else (),
+        quality=quality,
+        channels=channels,
     )
     return diarization, utterances
 

@@ -11,14 +11,14 @@ versioned JSON document. The document functions are re-exported here;
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pipeline.attribute import build_utterances
 from pipeline.audio import DEFAULT_MAX_DURATION_S, load_audio
-from pipeline.channels import diarize_by_channel
+from pipeline.channels import ChannelsOption, channel_quality, choose_channels, diarize_by_channel
 from pipeline.diarize import (
     DEFAULT_EMBEDDING_BATCH_SIZE,
     DEFAULT_SEGMENTATION_BATCH_SIZE,
@@ -82,6 +82,8 @@ class SpeechOptions:
     max_duration_s: float = DEFAULT_MAX_DURATION_S
     counselor_channel: Channel | None = None
     """Diarize a stereo recording by channel energy; this channel is the counselor."""
+    channels: ChannelsOption = "auto"
+    """Stereo: ``auto`` diarizes by channel when each party has its own, ``mix``/``split`` force it."""
     enrollment: str | None = None
     """A recording of the counselor's voice alone, to find them by voice."""
 
@@ -121,12 +123,24 @@ def transcribe_with(
 def diarize_with(
     audio: Audio, options: SpeechOptions, *, progress: StageProgress = _ignore
 ) -> Diarization:
-    """The diarization stage with a session's settings: by channel energy or by pyannote."""
-    if options.counselor_channel is not None:
+    """The diarization stage with a session's settings: by channel energy or by pyannote.
+
+    A stereo recording is diarized by channel when the channels carry different
+    parties (:func:`pipeline.channels.choose_channels`: measured, or forced by
+    ``channels``/``counselor_channel``); the decision is kept on the result.
+    """
+    decision = None
+    if audio.channel_samples.shape[0] > 1 or options.channels == "split":
+        decision = choose_channels(
+            audio, channels=options.channels, counselor_channel=options.counselor_channel
+        )
+    if options.counselor_channel is not None or (decision and decision.mode == "split"):
         diarization = diarize_by_channel(audio)
         progress("diarize", audio.duration_s, audio.duration_s)
-        return diarization
-    return diarize(
+        quality = channel_quality(diarization)
+        warnings = quality.cues if quality.level != "good" else ()
+        return replace(diarization, quality=quality, warnings=warnings, channels=decision)
+    diarization = diarize(
         audio,
         num_speakers=options.num_speakers,
         min_speakers=options.min_speakers,
@@ -138,6 +152,7 @@ def diarize_with(
         embedding_batch_size=options.embedding_batch_size,
         progress=partial(progress, "diarize"),
     )
+    return replace(diarization, channels=decision)
 
 
 def enrollment_with(

@@ -8,6 +8,7 @@ alone. Times are seconds from the start of the recording, as floats.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -93,19 +94,53 @@ class Turn:
         return self.end - self.start
 
 
+QualityLevel = Literal["good", "doubtful", "poor"]
+ChannelMode = Literal["split", "mix"]
+
+
+@dataclass(frozen=True)
+class DiarizationQuality:
+    """Whether a diarization holds up (:mod:`pipeline.diarization_quality`).
+
+    ``cues`` are sentences ending in what the user can do; ``tried`` names the
+    strategies looked at (the kept one last); ``measures`` the numbers judged.
+    """
+
+    level: QualityLevel
+    cues: tuple[str, ...] = ()
+    tried: tuple[str, ...] = ()
+    measures: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChannelDecision:
+    """Whether a recording's channels carry different parties (:mod:`pipeline.channels`).
+
+    ``split``: diarize by channel; ``mix``: diarize the mono mix by voice.
+    ``evidence`` holds the measurements the decision rests on.
+    """
+
+    mode: ChannelMode
+    reason: str
+    evidence: dict[str, float] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Diarization:
     """Who spoke when.
 
     ``turns`` is overlap-aware (two speakers may share an instant): use it to
     count overlap and interruptions. ``exclusive`` gives each instant at most
-    one speaker: use it to attribute words.
+    one speaker: use it to attribute words. ``quality`` is None when not
+    checked; ``channels`` is the stereo decision, None when none was made.
     """
 
     turns: tuple[Turn, ...]
     exclusive: tuple[Turn, ...]
     model: str
     warnings: tuple[str, ...] = ()
+    quality: DiarizationQuality | None = None
+    channels: ChannelDecision | None = None
 
     @property
     def speakers(self) -> tuple[str, ...]:

@@ -7,9 +7,15 @@ import itertools
 import numpy as np
 import pytest
 
-from pipeline.channels import diarize_by_channel
+from pipeline.channels import (
+    CHANNEL_MODEL,
+    channel_quality,
+    choose_channels,
+    decide_channels,
+    diarize_by_channel,
+)
 from pipeline.errors import DiarizationError
-from pipeline.types import SAMPLE_RATE_HZ, Audio, AudioInfo, Turn
+from pipeline.types import SAMPLE_RATE_HZ, Audio, AudioInfo, ChannelDecision, Diarization, Turn
 from tests.conftest import tone
 
 
@@ -68,3 +74,158 @@ def test_mono_recording_is_refused_with_a_hint() -> None:
         DiarizationError, match=r"needs a stereo recording.*drop --counselor-channel"
     ):
         diarize_by_channel(mono)
+
+
+# ------------------------------------------------------------------ stereo decision
+
+
+def parties(
+    *,
+    bleed_db: float | None = None,
+    noise: float = 1e-4,
+    right_silent: bool = False,
+    duration_s: float = 10.0,
+) -> Audio:
+    """Left speaks 1-3 s and 6-8 s, right 3.5-5.5 s; each leaks into the other at ``bleed_db``."""
+    n = int(duration_s * SAMPLE_RATE_HZ)
+    rng = np.random.default_rng(0)
+    channels = (rng.standard_normal((2, n)) * noise).astype(np.float32)
+    leak = 0.0 if bleed_db is None else 10 ** (bleed_db / 20)
+    plan = {0: ([(1.0, 3.0), (6.0, 8.0)], 180.0), 1: ([(3.5, 5.5)], 260.0)}
+    for channel, (spans_s, frequency) in plan.items():
+        target = 0 if right_silent else channel
+        for start, end in spans_s:
+            a, b = int(start * SAMPLE_RATE_HZ), int(end * SAMPLE_RATE_HZ)
+            voice = tone(1.0 + end - start, frequency_hz=frequency)[: b - a]
+            channels[target, a:b] += voice
+            channels[1 - target, a:b] += leak * voice
+    if right_silent:
+        channels[1] = 0.0
+    info = AudioInfo("s.wav", "0" * 64, duration_s, SAMPLE_RATE_HZ, 2, "wav", "pcm_s16le")
+    return Audio(info, channels.mean(axis=0), channels)
+
+
+def test_one_party_per_channel_is_split_with_its_evidence() -> None:
+    decision = decide_channels(parties())
+    assert decision.mode == "split"
+    evidence = decision.evidence
+    # 4.04 s of left alone, 2.02 s of right alone (20 ms frames, centred)
+    assert evidence["left_dominant_s"] == pytest.approx(4.04)
+    assert evidence["right_dominant_s"] == pytest.approx(2.02)
+    assert evidence["left_dominant_fraction"] == pytest.approx(0.667)
+    assert evidence["right_dominant_fraction"] == pytest.approx(0.333)
+    assert evidence["both_sound_fraction"] == 0.0
+    assert evidence["correlation"] == pytest.approx(0.0, abs=1e-3)
+    assert "each channel carries its own voice" in decision.reason
+
+
+@pytest.mark.parametrize("bleed_db", [-20.0, -25.0, -30.0])
+def test_crosstalk_of_20_to_30_db_is_still_split_and_measured(bleed_db: float) -> None:
+    decision = decide_channels(parties(bleed_db=bleed_db))
+    assert decision.mode == "split"
+    assert decision.evidence["bleed_db"] == pytest.approx(bleed_db, abs=0.01)
+    # the leak makes both channels sound at once everywhere, at the bleed's level apart
+    assert decision.evidence["both_sound_fraction"] == 1.0
+    assert decision.evidence["median_difference_both_db"] == pytest.approx(-bleed_db, abs=0.01)
+    assert f"{-bleed_db:.0f} dB quieter" in decision.reason
+
+
+def test_crosstalk_25_db_down_correlates_weakly() -> None:
+    # left = a + g·b, right = b + g·a with g = -25 dB: correlation ≈ 2g / (1 + g²) weighted by talk time
+    assert decide_channels(parties(bleed_db=-25.0)).evidence["correlation"] == pytest.approx(0.119)
+
+
+def test_crosstalk_only_10_db_down_is_mixed() -> None:
+    decision = decide_channels(parties(bleed_db=-10.0))
+    assert decision.mode == "mix"
+    assert decision.evidence["left_dominant_s"] == 0.0
+    assert decision.evidence["right_dominant_s"] == 0.0
+    assert "neither channel" in decision.reason
+
+
+def test_a_digitally_silent_channel_means_mix() -> None:
+    decision = decide_channels(parties(right_silent=True, noise=0.0))
+    assert decision.mode == "mix"
+    assert decision.evidence["right_peak_dbfs"] == pytest.approx(-160.0)
+    assert decision.reason.startswith("the right channel is silent")
+
+
+def test_a_channel_with_only_noise_means_mix() -> None:
+    decision = decide_channels(
+        parties(right_silent=False, bleed_db=None, noise=1e-4, duration_s=10.0)
+    )
+    assert decision.mode == "split"  # control: both parties present
+    noise_only = parties(right_silent=True, noise=0.0)
+    rng = np.random.default_rng(1)
+    noisy = noise_only.channel_samples.copy()
+    noisy[1] = rng.standard_normal(noisy.shape[1]).astype(np.float32) * 1e-2  # -40 dBFS hiss
+    decision = decide_channels(Audio(noise_only.info, noisy.mean(axis=0), noisy))
+    assert decision.mode == "mix"
+    assert decision.evidence["right_dominant_s"] == 0.0
+    assert decision.reason.startswith("only the left channel holds a voice of its own")
+
+
+def test_a_channel_carrying_only_the_others_crosstalk_means_mix() -> None:
+    audio = parties(bleed_db=-25.0, right_silent=True)
+    leaked = audio.channel_samples.copy()
+    leaked[1] = 10 ** (-25 / 20) * leaked[0]
+    leaked[1] += np.random.default_rng(2).standard_normal(leaked.shape[1]).astype(np.float32) * 1e-4
+    decision = decide_channels(Audio(audio.info, leaked.mean(axis=0), leaked))
+    assert decision.mode == "mix"
+
+
+@pytest.mark.parametrize("gain", [1.0, 0.5, -1.0])
+def test_the_same_signal_on_both_channels_is_mixed(gain: float) -> None:
+    mono = parties().channel_samples.mean(axis=0)
+    audio = parties()
+    dual = Audio(audio.info, mono, np.stack([mono, gain * mono]).astype(np.float32))
+    decision = decide_channels(dual)
+    assert decision.mode == "mix"
+    assert abs(decision.evidence["correlation"]) == pytest.approx(1.0)
+    assert decision.reason.startswith("both channels carry the same signal")
+
+
+def test_a_mono_file_is_mixed_without_measuring() -> None:
+    audio = parties()
+    mono = Audio(audio.info, audio.samples, audio.channel_samples[:1])
+    assert decide_channels(mono) == ChannelDecision("mix", "mono recording", {"channels": 1.0})
+
+
+def test_user_choices_override_the_measurement_but_keep_its_evidence() -> None:
+    audio = parties()
+    measured = decide_channels(audio)
+    forced_mix = choose_channels(audio, channels="mix")
+    assert (forced_mix.mode, forced_mix.evidence) == ("mix", measured.evidence)
+    named = choose_channels(decide_silent := parties(right_silent=True), counselor_channel="left")
+    assert named.mode == "split"
+    assert named.evidence == decide_channels(decide_silent).evidence
+    assert choose_channels(audio, channels="split").mode == "split"
+    assert choose_channels(audio) == measured
+
+
+def test_evidence_is_plain_finite_numbers() -> None:
+    for audio in (parties(), parties(bleed_db=-10.0), parties(right_silent=True, noise=0.0)):
+        evidence = decide_channels(audio).evidence
+        assert all(isinstance(v, float) and np.isfinite(v) for v in evidence.values())
+
+
+def test_channel_quality_flags_a_lopsided_or_doubled_split() -> None:
+    good = channel_quality(diarize_by_channel(parties()))
+    assert good.level == "good"
+    assert good.measures == {"top_share": pytest.approx(0.667, abs=0.01), "both_share": 0.0}
+    lopsided = Diarization(
+        turns=(Turn(0.0, 9.5, "LEFT"), Turn(9.5, 10.0, "RIGHT")),
+        exclusive=(Turn(0.0, 9.5, "LEFT"), Turn(9.5, 10.0, "RIGHT")),
+        model=CHANNEL_MODEL,
+    )
+    quality = channel_quality(lopsided)
+    assert quality.level == "doubtful"
+    assert quality.measures["top_share"] == 0.95
+    assert "--channels mix" in quality.cues[0]
+    doubled = Diarization(
+        turns=(Turn(0.0, 10.0, "LEFT"), Turn(0.0, 10.0, "RIGHT")),
+        exclusive=(Turn(0.0, 5.0, "LEFT"), Turn(5.0, 10.0, "RIGHT")),
+        model=CHANNEL_MODEL,
+    )
+    assert channel_quality(doubled).measures["both_share"] == 1.0
+    assert channel_quality(doubled).level == "doubtful"

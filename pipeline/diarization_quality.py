@@ -1,0 +1,510 @@
+"""Does a diarization hold up? Cues that it collapsed, and a second clustering to fall back on.
+
+Clustering speaker embeddings into a fixed number of speakers always returns
+*an* answer, also when the voices cannot be told apart (two similar voices,
+narrowband phone audio): then one "speaker" gets most of the talk time and
+the other a few stray chunks, and every measure built on top is wrong with
+no sign of it. This module looks for the signs after pyannote has run:
+
+* one speaker far above the other in what should be a dialogue (``top_share``);
+* the two speakers' mean embeddings nearly the same voice (``centroid_similarity``);
+* many very short turns, the mark of a clustering flipping back and forth
+  (``short_turn_fraction``);
+* two clustering strategies on the *same* embeddings disagreeing about who
+  spoke when (``agreement``): pyannote's agglomerative clustering and a
+  two-means clustering of the unit-normalised embeddings.
+
+When a cue fires on the pipeline's own result, the alternative clustering is
+considered and kept when its clusters are better separated (higher cosine
+silhouette). The result carries a :class:`~pipeline.types.DiarizationQuality`:
+``good`` (no cue), ``doubtful`` (one cue) or ``poor`` (two or more, or a
+dialogue with a single speaker), each cue phrased as what the user can do.
+
+The rules (:func:`quality_cues`, :func:`judge`) are pure functions of turns
+and numbers; only :func:`check_pyannote` touches pyannote's objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pipeline.types import ChannelDecision, Diarization, DiarizationQuality, QualityLevel, Turn
+
+FloatArray = npt.NDArray[np.float64]
+
+MAX_TOP_SHARE = 0.80
+"""In a dialogue, a speaker above this share of the talk time is a sign of collapse."""
+MAX_CENTROID_SIMILARITY = 0.75
+"""Cosine similarity of the two speakers' mean embeddings above which they sound alike."""
+SHORT_TURN_S = 0.5
+"""A turn shorter than this is "very short"."""
+MAX_SHORT_TURN_FRACTION = 0.5
+"""Above this fraction of very short turns, the clustering is flipping back and forth."""
+MIN_AGREEMENT = 0.80
+"""Below this fraction of speech attributed alike by both clusterings, they disagree."""
+MIN_SILHOUETTE_GAIN = 0.02
+"""The alternative clustering replaces the pipeline's only when it separates this much better."""
+GRID_S = 0.01
+"""Time grid on which two diarizations are compared."""
+
+ACTION_CHANNEL = (
+    "if each party is on its own stereo channel, name the counselor's channel with "
+    "--counselor-channel"
+)
+ACTION_ENROLL = "give a voice sample of the counselor with --enroll"
+ACTION_CHECK = "check the recording (one voice only, or very poor audio?)"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One clustering of a recording's embeddings, turned into turns."""
+
+    name: str
+    turns: tuple[Turn, ...]
+    exclusive: tuple[Turn, ...]
+    centroids: FloatArray
+    """``(speakers, dimension)``, row ``k`` is ``SPEAKER_{k:02d}``."""
+    silhouette: float
+    """Cosine silhouette of the clustered embeddings (nan when undefined)."""
+
+
+def speaker_shares(turns: Sequence[Turn]) -> dict[str, float]:
+    """Each speaker's share of the summed talk time of ``turns`` (exclusive turns: no double count)."""
+    totals: dict[str, float] = {}
+    for turn in turns:
+        totals[turn.speaker] = totals.get(turn.speaker, 0.0) + turn.duration_s
+    whole = sum(totals.values())
+    return {s: (t / whole if whole > 0 else 0.0) for s, t in sorted(totals.items())}
+
+
+def top_share(turns: Sequence[Turn]) -> float:
+    """The largest speaker's share among the two speakers with the most talk time."""
+    shares = sorted(speaker_shares(turns).values(), reverse=True)[:2]
+    total = sum(shares)
+    return shares[0] / total if total > 0 else 1.0
+
+
+def short_turn_fraction(turns: Sequence[Turn], *, short_turn_s: float = SHORT_TURN_S) -> float:
+    """Fraction of turns shorter than ``short_turn_s`` (0 for no turns)."""
+    if not turns:
+        return 0.0
+    return sum(t.duration_s < short_turn_s for t in turns) / len(turns)
+
+
+def cosine_similarity(a: FloatArray, b: FloatArray) -> float:
+    """Cosine similarity of two vectors (0 when either is all zeros)."""
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.dot(a, b) / norm) if norm > 0 else 0.0
+
+
+def _grid(turns: Sequence[Turn], speakers: Sequence[str], n: int) -> npt.NDArray[np.int64]:
+    """Frame owner on a :data:`GRID_S` grid: speaker index, or -1 for silence."""
+    owner = np.full(n, -1, dtype=np.int64)
+    for turn in turns:
+        a, b = round(turn.start / GRID_S), min(round(turn.end / GRID_S), n)
+        owner[a:b] = speakers.index(turn.speaker)
+    return owner
+
+
+def agreement(first: Sequence[Turn], second: Sequence[Turn]) -> float:
+    """Fraction of speech (either side) both exclusive diarizations give to the same speaker.
+
+    Labels are matched optimally (Hungarian assignment on overlap time), so
+    the names the two clusterings chose do not matter. 1.0 when neither has speech.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    end = max((t.end for t in (*first, *second)), default=0.0)
+    n = round(end / GRID_S) + 1
+    a_speakers = sorted({t.speaker for t in first})
+    b_speakers = sorted({t.speaker for t in second})
+    a, b = _grid(first, a_speakers, n), _grid(second, b_speakers, n)
+    speech = (a >= 0) | (b >= 0)
+    if not speech.any():
+        return 1.0
+    overlap = np.zeros((len(a_speakers), len(b_speakers)))
+    both = (a >= 0) & (b >= 0)
+    np.add.at(overlap, (a[both], b[both]), 1.0)
+    rows, cols = linear_sum_assignment(overlap, maximize=True)
+    return float(overlap[rows, cols].sum() / speech.sum())
+
+
+def centroid_similarity(exclusive: Sequence[Turn], centroids: FloatArray) -> float:
+    """Cosine similarity of the mean embeddings of the two speakers with the most talk time.
+
+    ``centroids`` row ``k`` belongs to ``SPEAKER_{k:02d}``; nan with fewer than two rows.
+    """
+    shares = speaker_shares(exclusive)
+    main = sorted(shares, key=lambda s: -shares[s])[:2]
+    rows = [int(s.rsplit("_", 1)[-1]) for s in main if s.rsplit("_", 1)[-1].isdigit()]
+    rows = [r for r in rows if r < centroids.shape[0]]
+    if len(rows) < 2:
+        return float("nan")
+    return cosine_similarity(centroids[rows[0]], centroids[rows[1]])
+
+
+def quality_measures(
+    exclusive: Sequence[Turn],
+    *,
+    centroid_similarity: float = float("nan"),
+    agreement: float = float("nan"),
+    silhouette: float = float("nan"),
+) -> dict[str, float]:
+    """The numbers the rules look at, rounded to 3 decimals; unknown (nan) ones are left out.
+
+    Leaving them out keeps ``session.json`` strict JSON (no ``NaN``).
+    """
+    measures = {
+        "speakers": float(len({t.speaker for t in exclusive})),
+        "top_share": top_share(exclusive),
+        "short_turn_fraction": short_turn_fraction(exclusive),
+        "centroid_similarity": centroid_similarity,
+        "agreement": agreement,
+        "silhouette": silhouette,
+    }
+    return {k: round(v, 3) for k, v in measures.items() if np.isfinite(v)}
+
+
+def quality_cues(
+    measures: Mapping[str, float],
+    *,
+    expect_dialogue: bool = True,
+    max_top_share: float = MAX_TOP_SHARE,
+    max_centroid_similarity: float = MAX_CENTROID_SIMILARITY,
+    max_short_turn_fraction: float = MAX_SHORT_TURN_FRACTION,
+    min_agreement: float = MIN_AGREEMENT,
+) -> tuple[str, ...]:
+    """The cues that fire on ``measures``, each a sentence ending in what the user can do.
+
+    ``expect_dialogue`` (two speakers expected) enables the single-speaker and
+    talk-share cues; the others apply to any recording. A missing measure never fires.
+    """
+    nan = float("nan")
+    measures = {
+        k: measures.get(k, nan)
+        for k in (
+            "speakers",
+            "top_share",
+            "centroid_similarity",
+            "short_turn_fraction",
+            "agreement",
+        )
+    }
+    cues: list[str] = []
+    if expect_dialogue and measures["speakers"] < 2:
+        cues.append(
+            "only one voice was found in what should be a dialogue: "
+            f"{ACTION_CHANNEL}, or {ACTION_ENROLL}, or {ACTION_CHECK}"
+        )
+    elif expect_dialogue and measures["top_share"] > max_top_share:
+        cues.append(
+            f"one speaker has {measures['top_share']:.0%} of the talk time, which in a dialogue "
+            f"usually means the two voices were merged: {ACTION_CHANNEL}, or {ACTION_ENROLL}"
+        )
+    if measures["centroid_similarity"] > max_centroid_similarity:
+        cues.append(
+            f"the two speakers' voices are nearly alike to the model (similarity "
+            f"{measures['centroid_similarity']:.2f}): {ACTION_ENROLL}, or {ACTION_CHANNEL}"
+        )
+    if measures["short_turn_fraction"] > max_short_turn_fraction:
+        cues.append(
+            f"{measures['short_turn_fraction']:.0%} of the turns are shorter than "
+            f"{SHORT_TURN_S:g} s, as when speakers are confused back and forth: {ACTION_CHECK}"
+        )
+    if measures["agreement"] < min_agreement:
+        cues.append(
+            f"two ways of grouping the voices agree on only {measures['agreement']:.0%} of "
+            f"the speech: {ACTION_ENROLL}, or {ACTION_CHANNEL}"
+        )
+    return tuple(cues)
+
+
+def judge(
+    measures: Mapping[str, float],
+    *,
+    tried: Sequence[str] = (),
+    expect_dialogue: bool = True,
+    **thresholds: float,
+) -> DiarizationQuality:
+    """``good`` with no cue, ``doubtful`` with one, ``poor`` with more or a lone speaker."""
+    cues = quality_cues(measures, expect_dialogue=expect_dialogue, **thresholds)
+    level: QualityLevel = "good"
+    if len(cues) >= 2 or (expect_dialogue and measures.get("speakers", 2.0) < 2):
+        level = "poor"
+    elif cues:
+        level = "doubtful"
+    return DiarizationQuality(level=level, cues=cues, tried=tuple(tried), measures=dict(measures))
+
+
+def worth_keeping(primary: Candidate, alternative: Candidate) -> bool:
+    """Whether ``alternative`` is better supported than ``primary``: clearly better separated."""
+    if not np.isfinite(alternative.silhouette):
+        return False
+    if not np.isfinite(primary.silhouette):
+        return True
+    return alternative.silhouette >= primary.silhouette + MIN_SILHOUETTE_GAIN
+
+
+def choose(
+    primary: Candidate,
+    alternative: Candidate | None,
+    *,
+    expect_dialogue: bool = True,
+) -> tuple[Candidate, DiarizationQuality]:
+    """Check ``primary``; when a cue fires, keep ``alternative`` if it is better supported.
+
+    ``tried`` in the result names every clustering looked at, the kept one last.
+    """
+    agreed = agreement(primary.exclusive, alternative.exclusive) if alternative else float("nan")
+
+    def measures_of(candidate: Candidate) -> dict[str, float]:
+        return quality_measures(
+            candidate.exclusive,
+            centroid_similarity=centroid_similarity(candidate.exclusive, candidate.centroids),
+            agreement=agreed,
+            silhouette=candidate.silhouette,
+        )
+
+    first = judge(measures_of(primary), tried=(primary.name,), expect_dialogue=expect_dialogue)
+    if first.level == "good" or alternative is None:
+        return primary, first
+    tried = (primary.name, alternative.name)
+    if worth_keeping(primary, alternative):
+        second = judge(
+            measures_of(alternative),
+            tried=(*tried, alternative.name),
+            expect_dialogue=expect_dialogue,
+        )
+        return alternative, second
+    return primary, judge(
+        measures_of(primary), tried=(*tried, primary.name), expect_dialogue=expect_dialogue
+    )
+
+
+def silhouette(embeddings: FloatArray, labels: npt.NDArray[np.int64]) -> float:
+    """Cosine silhouette of ``embeddings`` grouped by ``labels`` (nan with one group or too few)."""
+    from sklearn.metrics import silhouette_score
+
+    groups = np.unique(labels)
+    if len(groups) < 2 or len(labels) <= len(groups):
+        return float("nan")
+    return float(silhouette_score(embeddings, labels, metric="cosine"))
+
+
+# ------------------------------------------------------------------ pyannote side
+
+
+@dataclass
+class Artifacts:
+    """What pyannote's ``SpeakerDiarization`` hands its hook: segmentations, count, embeddings.
+
+    Pass :meth:`hook` (or call it from your own hook) as the pipeline's
+    ``hook=``; copies are kept because the pipeline changes ``count`` in place.
+    """
+
+    progress: Callable[..., None] | None = None
+    captured: dict[str, Any] = field(default_factory=dict)
+
+    def hook(self, step_name: str, artifact: Any, **kwargs: Any) -> None:
+        """pyannote's hook: keep the final artifacts (not progress batches), pass all on."""
+        final = "completed" not in kwargs and artifact is not None
+        if final and step_name in ("segmentation", "speaker_counting", "embeddings"):
+            from pyannote.core import SlidingWindowFeature
+
+            if isinstance(artifact, SlidingWindowFeature):
+                kept: Any = SlidingWindowFeature(np.copy(artifact.data), artifact.sliding_window)
+            else:
+                kept = np.copy(artifact)
+            self.captured[step_name] = kept
+        if self.progress is not None:
+            self.progress(step_name, artifact, **kwargs)
+
+    @property
+    def complete(self) -> bool:
+        return {"segmentation", "speaker_counting", "embeddings"} <= self.captured.keys()
+
+
+def _annotation_turns(annotation: Any) -> tuple[Turn, ...]:
+    turns = [
+        Turn(round(float(s.start), 3), round(float(s.end), 3), f"SPEAKER_{int(label):02d}")
+        for s, _, label in annotation.itertracks(yield_label=True)
+    ]
+    return tuple(sorted(turns, key=lambda t: (t.start, t.end, t.speaker)))
+
+
+def _candidate(
+    pipeline: Any,
+    artifacts: Artifacts,
+    name: str,
+    labels: npt.NDArray[np.int64] | None,
+    *,
+    num_speakers: int | None,
+    min_speakers: int | None,
+    max_speakers: int | None,
+) -> Candidate:
+    """Turns from one clustering: ``labels`` of the filtered embeddings, or the pipeline's own."""
+    from pyannote.core import SlidingWindowFeature
+
+    segmentations = artifacts.captured["segmentation"]
+    count = artifacts.captured["speaker_counting"]
+    embeddings = artifacts.captured["embeddings"]
+    binarized = segmentations
+    if not pipeline._segmentation.model.specifications.powerset:
+        from pyannote.audio.utils.signal import binarize
+
+        binarized = binarize(segmentations, onset=pipeline.segmentation.threshold)
+    clustering = pipeline.clustering
+    train, chunk_idx, speaker_idx = clustering.filter_embeddings(
+        embeddings, segmentations=binarized
+    )
+    if labels is None:
+        hard, _, centroids = clustering(
+            embeddings=np.copy(embeddings),
+            segmentations=binarized,
+            num_clusters=num_speakers,
+            min_clusters=min_speakers,
+            max_clusters=max_speakers,
+        )
+        # the pipeline's own labels of the filtered embeddings, for the silhouette
+        labels = np.asarray(hard[chunk_idx, speaker_idx], dtype=np.int64)
+    else:
+        hard, _, centroids = clustering.assign_embeddings(
+            embeddings,
+            chunk_idx,
+            speaker_idx,
+            labels,
+            constrained=clustering.constrained_assignment,
+        )
+        labels = np.asarray(hard[chunk_idx, speaker_idx], dtype=np.int64)
+    hard = np.array(hard)
+    hard[np.sum(binarized.data, axis=1) == 0] = -2
+    cap = num_speakers or max_speakers or np.iinfo(np.int8).max
+    capped = np.minimum(count.data, cap).astype(np.int8)
+    window = count.sliding_window
+    min_off = pipeline.segmentation.min_duration_off
+    overlapping = pipeline.to_annotation(
+        pipeline.reconstruct(segmentations, hard, SlidingWindowFeature(capped, window)),
+        min_duration_on=0.0,
+        min_duration_off=min_off,
+    )
+    single = np.minimum(capped, 1).astype(np.int8)
+    exclusive = pipeline.to_annotation(
+        pipeline.reconstruct(segmentations, hard, SlidingWindowFeature(single, window)),
+        min_duration_on=0.0,
+        min_duration_off=min_off,
+    )
+    return Candidate(
+        name=name,
+        turns=_annotation_turns(overlapping),
+        exclusive=_annotation_turns(exclusive),
+        centroids=np.asarray(centroids, dtype=np.float64),
+        silhouette=silhouette(np.asarray(train, dtype=np.float64), labels),
+    )
+
+
+def two_means_labels(embeddings: FloatArray, *, clusters: int = 2) -> npt.NDArray[np.int64]:
+    """K-means labels of unit-normalised embeddings (spherical k-means; seeded, deterministic)."""
+    from sklearn.cluster import KMeans
+
+    norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+    unit = embeddings / np.maximum(norms, 1e-12)
+    model = KMeans(n_clusters=clusters, n_init=10, random_state=0)
+    return np.asarray(model.fit_predict(unit), dtype=np.int64)
+
+
+def check_pyannote(
+    pipeline: Any,
+    artifacts: Artifacts,
+    *,
+    num_speakers: int | None,
+    min_speakers: int | None,
+    max_speakers: int | None,
+) -> tuple[DiarizationQuality, tuple[tuple[Turn, ...], tuple[Turn, ...]] | None] | None:
+    """Re-cluster pyannote's embeddings two ways and judge the result.
+
+    The pipeline's own clustering is reproduced exactly ("agglomerative"); the
+    alternative is two-means on the same embeddings with the expected number
+    of speakers ("two-means"), tried only when that number is known.
+
+    Returns
+    -------
+    tuple or None
+        ``(quality, replacement)``: ``replacement`` is ``(turns, exclusive)`` of
+        the alternative when it was kept, else None (keep the pipeline's output).
+        None altogether when the pipeline did not hand over what the check
+        needs (e.g. no speech at all).
+    """
+    if not artifacts.complete:
+        return None
+    options = {
+        "num_speakers": num_speakers,
+        "min_speakers": min_speakers,
+        "max_speakers": max_speakers,
+    }
+    primary = _candidate(pipeline, artifacts, "agglomerative", None, **options)
+    expected = num_speakers or (2 if max_speakers == 2 else None)
+    alternative = None
+    train, _, _ = pipeline.clustering.filter_embeddings(
+        artifacts.captured["embeddings"], segmentations=artifacts.captured["segmentation"]
+    )
+    if expected is not None and expected >= 2 and train.shape[0] > expected:
+        labels = two_means_labels(np.asarray(train, dtype=np.float64), clusters=expected)
+        alternative = _candidate(pipeline, artifacts, "two-means", labels, **options)
+    kept, quality = choose(primary, alternative, expect_dialogue=expected == 2)
+    return quality, (None if kept is primary else (kept.turns, kept.exclusive))
+
+
+# ------------------------------------------------------------ session.json block
+
+
+def diarization_block(diarization: Diarization) -> dict[str, Any]:
+    """The ``diarization`` block of ``session.json``: method, stereo decision, quality.
+
+    ``quality`` is the level (None when not checked); ``cues``, ``tried`` and
+    ``measures`` are the check's; ``channels`` is the stereo decision (None for
+    a mono recording analyzed without channel options).
+    """
+    from pipeline.channels import CHANNEL_MODEL
+
+    quality = diarization.quality
+    channels = diarization.channels
+    return {
+        "method": "channel" if diarization.model == CHANNEL_MODEL else "pyannote",
+        "channels": None
+        if channels is None
+        else {
+            "mode": channels.mode,
+            "reason": channels.reason,
+            "evidence": dict(channels.evidence),
+        },
+        "quality": None if quality is None else quality.level,
+        "cues": [] if quality is None else list(quality.cues),
+        "tried": [] if quality is None else list(quality.tried),
+        "measures": {} if quality is None else dict(quality.measures),
+    }
+
+
+def read_diarization_block(
+    block: Mapping[str, Any] | None,
+) -> tuple[DiarizationQuality | None, ChannelDecision | None]:
+    """Quality and stereo decision from a stored ``diarization`` block (both None without one)."""
+    if block is None:
+        return None, None
+    quality = None
+    if block.get("quality") is not None:
+        quality = DiarizationQuality(
+            level=block["quality"],
+            cues=tuple(block.get("cues", ())),
+            tried=tuple(block.get("tried", ())),
+            measures=dict(block.get("measures", {})),
+        )
+    stored = block.get("channels")
+    channels = None
+    if stored is not None:
+        channels = ChannelDecision(stored["mode"], stored["reason"], dict(stored["evidence"]))
+    return quality, channels

@@ -1,0 +1,250 @@
+"""The diarization quality check: its rules on constructed turns and embeddings, then real audio."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.channels import CHANNEL_MODEL
+from pipeline.diarization_quality import (
+    Candidate,
+    agreement,
+    centroid_similarity,
+    choose,
+    diarization_block,
+    judge,
+    quality_cues,
+    quality_measures,
+    read_diarization_block,
+    short_turn_fraction,
+    silhouette,
+    speaker_shares,
+    top_share,
+    two_means_labels,
+)
+from pipeline.types import ChannelDecision, Diarization, DiarizationQuality, Turn
+
+A, B = "SPEAKER_00", "SPEAKER_01"
+
+
+def alternating(durations: list[tuple[str, float]], gap_s: float = 0.0) -> tuple[Turn, ...]:
+    turns, t = [], 0.0
+    for speaker, duration in durations:
+        turns.append(Turn(round(t, 3), round(t + duration, 3), speaker))
+        t += duration + gap_s
+    return tuple(turns)
+
+
+def candidate(
+    name: str, exclusive: tuple[Turn, ...], *, similarity: float, separation: float
+) -> Candidate:
+    """Two centroids at the given cosine similarity; the given silhouette."""
+    angle = np.arccos(similarity)
+    centroids = np.array([[1.0, 0.0], [np.cos(angle), np.sin(angle)]])
+    return Candidate(name, exclusive, exclusive, centroids, separation)
+
+
+# ------------------------------------------------------------------ measures
+
+
+def test_shares_and_top_share() -> None:
+    turns = alternating([(A, 6.0), (B, 2.0), (A, 1.0), (B, 1.0)])
+    assert speaker_shares(turns) == {A: 0.7, B: 0.3}
+    assert top_share(turns) == pytest.approx(0.7)
+    # a third speaker does not dilute the top-two share
+    assert top_share((*turns, Turn(10.0, 20.0, "SPEAKER_02"))) == pytest.approx(10 / 17)
+    assert top_share(()) == 1.0
+
+
+def test_short_turn_fraction_counts_turns_under_half_a_second() -> None:
+    turns = alternating([(A, 0.2), (B, 0.49), (A, 0.5), (B, 3.0)])
+    assert short_turn_fraction(turns) == 0.5
+    assert short_turn_fraction(()) == 0.0
+
+
+def test_agreement_ignores_label_names_and_counts_speech_time() -> None:
+    first = alternating([(A, 2.0), (B, 2.0), (A, 2.0), (B, 2.0)])
+    swapped = tuple(Turn(t.start, t.end, B if t.speaker == A else A) for t in first)
+    assert agreement(first, swapped) == 1.0
+    # the second clustering gives the last 2 s to the wrong speaker: 6 of 8 s agree
+    merged = (*first[:3], Turn(6.0, 8.0, A))
+    assert agreement(first, merged) == pytest.approx(0.75, abs=0.002)
+    # one speaker for everything: the best mapping keeps half
+    assert agreement(first, (Turn(0.0, 8.0, A),)) == pytest.approx(0.5, abs=0.002)
+    assert agreement((), ()) == 1.0
+
+
+def test_centroid_similarity_of_the_two_main_speakers() -> None:
+    exclusive = alternating([(A, 3.0), (B, 2.0), ("SPEAKER_02", 0.5)])
+    centroids = np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    assert centroid_similarity(exclusive, centroids) == pytest.approx(1 / np.sqrt(2))
+    assert np.isnan(centroid_similarity(alternating([(A, 3.0)]), centroids))
+
+
+def test_measures_leave_out_unknown_values() -> None:
+    measures = quality_measures(alternating([(A, 3.0), (B, 1.0)]), agreement=0.91234)
+    assert measures == {
+        "speakers": 2.0,
+        "top_share": 0.75,
+        "short_turn_fraction": 0.0,
+        "agreement": 0.912,
+    }
+
+
+# --------------------------------------------------------------------- rules
+
+GOOD = {
+    "speakers": 2.0,
+    "top_share": 0.6,
+    "short_turn_fraction": 0.1,
+    "centroid_similarity": 0.5,
+    "agreement": 1.0,
+    "silhouette": 0.7,
+}
+
+
+def test_clean_measures_raise_no_cue() -> None:
+    assert quality_cues(GOOD) == ()
+    assert judge(GOOD, tried=("agglomerative",)) == DiarizationQuality(
+        "good", (), ("agglomerative",), GOOD
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("top_share", 0.81, "81% of the talk time"),
+        ("centroid_similarity", 0.76, "similarity 0.76"),
+        ("short_turn_fraction", 0.51, "51% of the turns are shorter than 0.5 s"),
+        ("agreement", 0.79, "agree on only 79% of the speech"),
+    ],
+)
+def test_each_cue_fires_past_its_threshold_and_says_what_to_do(
+    key: str, value: float, words: str
+) -> None:
+    cues = quality_cues({**GOOD, key: value})
+    assert len(cues) == 1
+    assert words in cues[0]
+    assert any(action in cues[0] for action in ("--counselor-channel", "--enroll", "check the"))
+    assert judge({**GOOD, key: value}).level == "doubtful"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("top_share", 0.8), ("centroid_similarity", 0.75), ("short_turn_fraction", 0.5)],
+)
+def test_thresholds_themselves_do_not_fire(key: str, value: float) -> None:
+    assert quality_cues({**GOOD, key: value}) == ()
+
+
+def test_two_cues_are_poor_and_a_lone_speaker_in_a_dialogue_is_poor() -> None:
+    assert judge({**GOOD, "top_share": 0.9, "agreement": 0.6}).level == "poor"
+    lone = judge({**GOOD, "speakers": 1.0, "top_share": 1.0})
+    assert lone.level == "poor"
+    assert "only one voice" in lone.cues[0]
+    # without a dialogue expected, a lone speaker and a big share are no cue
+    assert judge({**GOOD, "speakers": 1.0, "top_share": 1.0}, expect_dialogue=False).level == "good"
+
+
+def test_missing_measures_never_fire() -> None:
+    assert quality_cues({"speakers": 2.0, "top_share": 0.5}) == ()
+
+
+# -------------------------------------------------------------- alternative
+
+
+def test_a_good_primary_is_kept_without_trying_more() -> None:
+    turns = alternating([(A, 3.0), (B, 2.0)] * 4)
+    primary = candidate("agglomerative", turns, similarity=0.4, separation=0.7)
+    alternative = candidate("two-means", turns, similarity=0.4, separation=0.9)
+    kept, quality = choose(primary, alternative)
+    assert kept is primary
+    assert quality.level == "good"
+    assert quality.tried == ("agglomerative",)
+    assert quality.measures["agreement"] == 1.0
+
+
+def test_a_collapsed_primary_gives_way_to_a_better_separated_alternative() -> None:
+    truth = alternating([(A, 3.0), (B, 3.0)] * 5)
+    collapsed = (*alternating([(A, 27.0)]), Turn(27.0, 30.0, B))
+    primary = candidate("agglomerative", collapsed, similarity=0.6, separation=0.10)
+    alternative = candidate("two-means", truth, similarity=0.5, separation=0.35)
+    kept, quality = choose(primary, alternative)
+    assert kept is alternative
+    assert quality.tried == ("agglomerative", "two-means", "two-means")
+    # the strategies disagree on much of the speech, so even the kept one is not "good"
+    assert quality.measures["agreement"] < 0.8
+    assert quality.level == "doubtful"
+    assert quality.measures["top_share"] == 0.5
+
+
+def test_an_alternative_no_better_separated_leaves_the_primary_and_its_doubt() -> None:
+    collapsed = (*alternating([(A, 27.0)]), Turn(27.0, 30.0, B))
+    truth = alternating([(A, 3.0), (B, 3.0)] * 5)
+    primary = candidate("agglomerative", collapsed, similarity=0.9, separation=0.20)
+    alternative = candidate("two-means", truth, similarity=0.9, separation=0.21)
+    kept, quality = choose(primary, alternative)
+    assert kept is primary
+    assert quality.tried == ("agglomerative", "two-means", "agglomerative")
+    assert quality.level == "poor"  # 90% share, alike voices, disagreement
+    assert len(quality.cues) == 3
+
+
+def test_two_means_and_silhouette_on_separable_embeddings() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.normal([1.0, 0.0, 0.0], 0.05, size=(20, 3))
+    b = rng.normal([0.0, 1.0, 0.0], 0.05, size=(10, 3))
+    embeddings = np.vstack([a, b])
+    labels = two_means_labels(embeddings)
+    assert len(set(labels[:20])) == 1 and len(set(labels[20:])) == 1
+    assert labels[0] != labels[20]
+    assert silhouette(embeddings, labels) > 0.9
+    assert np.isnan(silhouette(embeddings, np.zeros(30, dtype=np.int64)))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([A, B, "SPEAKER_02"]), st.floats(0.05, 5.0)),
+        min_size=1,
+        max_size=12,
+    ),
+    st.permutations([A, B, "SPEAKER_02"]),
+)
+def test_agreement_is_a_fraction_and_blind_to_relabelling(
+    durations: list[tuple[str, float]], names: list[str]
+) -> None:
+    turns = alternating(durations, gap_s=0.1)
+    rename = dict(zip([A, B, "SPEAKER_02"], names, strict=True))
+    relabelled = tuple(Turn(t.start, t.end, rename[t.speaker]) for t in turns)
+    assert agreement(turns, relabelled) == pytest.approx(1.0)
+    other = alternating(list(reversed(durations)), gap_s=0.1)
+    value = agreement(turns, other)
+    assert 0.0 <= value <= 1.0
+    assert value == pytest.approx(agreement(other, turns))
+
+
+# ------------------------------------------------------------ session.json
+
+
+def test_block_round_trips_and_tolerates_old_documents() -> None:
+    quality = DiarizationQuality("doubtful", ("cue",), ("agglomerative",), {"top_share": 0.85})
+    decision = ChannelDecision("mix", "mono recording", {"channels": 1.0})
+    diarization = Diarization((), (), "segmentation+campplus", quality=quality, channels=decision)
+    block = diarization_block(diarization)
+    assert block == {
+        "method": "pyannote",
+        "channels": {"mode": "mix", "reason": "mono recording", "evidence": {"channels": 1.0}},
+        "quality": "doubtful",
+        "cues": ["cue"],
+        "tried": ["agglomerative"],
+        "measures": {"top_share": 0.85},
+    }
+    assert read_diarization_block(block) == (quality, decision)
+    assert read_diarization_block(None) == (None, None)
+    unchecked = diarization_block(Diarization((), (), CHANNEL_MODEL))
+    assert unchecked["method"] == "channel"
+    assert unchecked["quality"] is None
+    assert read_diarization_block(unchecked) == (None, None)
