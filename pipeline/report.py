@@ -605,16 +605,28 @@ def norm_strip(
     )
 
 
+def _place(percentile: float, group: str) -> str:
+    """``above 62% of expert-rated good sessions``; the ends of the range in words."""
+    if percentile >= 99.5:
+        return f"above nearly all expert-rated {group} sessions"
+    if percentile < 0.5:
+        return f"below nearly all expert-rated {group} sessions"
+    return f"above {percentile:.0f}% of expert-rated {group} sessions"
+
+
 def _percentile_text(norms: Doc) -> str:
-    """``Above 62% of expert-rated good sessions and 88% of poor ones.``, or ``""``."""
+    """Where the value falls among the reference sessions, as one sentence, or ``""``.
+
+    ``Above 62% of expert-rated good sessions and 88% of poor ones.``
+    """
     high, low = _float(norms.get("percentile_high")), _float(norms.get("percentile_low"))
     if high is None and low is None:
         return ""
-    if high is not None and low is not None:
+    if high is not None and low is not None and 0.5 <= high < 99.5 and 0.5 <= low < 99.5:
         return f"Above {high:.0f}% of expert-rated good sessions and {low:.0f}% of poor ones."
-    if high is not None:
-        return f"Above {high:.0f}% of expert-rated good sessions."
-    return f"Above {low:.0f}% of expert-rated poor sessions."
+    parts = [_place(v, g) for v, g in ((high, "good"), (low, "poor")) if v is not None]
+    text = "; ".join(parts)
+    return f"{text[0].upper()}{text[1:]}."
 
 
 # ------------------------------------------------------------------------------ view

@@ -766,3 +766,27 @@ def test_the_web_report_page_renders_the_shared_sections(v2: dict[str, Any]) -> 
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in report
     scripts = re.findall(r"<script[^>]*>", page)
     assert scripts and all('nonce="nonce"' in s for s in scripts)
+
+
+@pytest.mark.parametrize(
+    ("high", "low", "text"),
+    [
+        (62.0, 88.0, "Above 62% of expert-rated good sessions and 88% of poor ones."),
+        (
+            92.4,
+            100.0,
+            "Above 92% of expert-rated good sessions; above nearly all expert-rated poor sessions.",
+        ),
+        (
+            0.0,
+            15.0,
+            "Below nearly all expert-rated good sessions; above 15% of expert-rated poor sessions.",
+        ),
+        (None, 40.0, "Above 40% of expert-rated poor sessions."),
+        (None, None, ""),
+    ],
+)
+def test_percentile_sentences(high: float | None, low: float | None, text: str) -> None:
+    from pipeline.report import _percentile_text
+
+    assert _percentile_text({"percentile_high": high, "percentile_low": low}) == text
