@@ -901,9 +901,10 @@ def _roles(document: Doc) -> list[tuple[str, str]]:
     quality = _text(diarization.get("quality")) or _text(
         _get(document, "evidence", "reliability", "diarization_quality")
     )
-    if quality:
-        method = _text(diarization.get("method"))
-        rows.append(("Speaker separation", f"{quality} ({method})" if method else quality))
+    method = _text(diarization.get("method"))
+    if quality or method:
+        shown = quality or DASH
+        rows.append(("Speaker separation", f"{shown} ({method})" if method else shown))
     return rows
 
 
