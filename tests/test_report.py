@@ -794,6 +794,7 @@ def test_percentile_sentences(high: float | None, low: float | None, text: str) 
 
 def test_the_diarization_block_is_named_with_the_speakers(v2: dict[str, Any]) -> None:
     v2["diarization"] = {"method": "channel", "quality": None, "cues": [], "tried": []}
+    v2["evidence"]["reliability"]["diarization_quality"] = None
     assert "<dt>Speaker separation</dt><dd>— (channel)</dd>" in render_html(v2)
     v2["diarization"]["quality"] = "doubtful"
     assert "<dt>Speaker separation</dt><dd>doubtful (channel)</dd>" in render_html(v2)
