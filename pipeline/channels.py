@@ -179,7 +179,7 @@ def channel_evidence(
     Levels are RMS in dBFS over ``frame_s`` frames. A frame *sounds* on a
     channel when it is ``floor_margin_db`` above that channel's 10th-percentile
     level; a channel *dominates* a sounding frame when it is ``dominance_db``
-    louder than the other.
+    louder than the other while sounding itself.
 
     Returns
     -------
@@ -197,8 +197,10 @@ def channel_evidence(
     anywhere = sounding.any(axis=0)
     both = sounding.all(axis=0)
     difference = levels[0] - levels[1]
-    left = anywhere & (difference >= dominance_db)
-    right = anywhere & (difference <= -dominance_db)
+    # a channel holds the floor where it sounds itself and is much louder than the other
+    # (a channel of hiss alone never sounds, so it never holds the floor)
+    left = sounding[0] & (difference >= dominance_db)
+    right = sounding[1] & (difference <= -dominance_db)
     frames = max(int(anywhere.sum()), 1)
     dominant = left | right
     evidence = {
@@ -306,12 +308,15 @@ def decide_channels(
             )
         return ChannelDecision("mix", reason, evidence)
     bleed = evidence.get("bleed_db", float("nan"))
+    meanwhile = (
+        "silent meanwhile" if not bleed > silent_dbfs else f"{-bleed:.0f} dB quieter meanwhile"
+    )
     return ChannelDecision(
         "split",
         f"each channel carries its own voice (left alone in "
         f"{evidence['left_dominant_fraction']:.0%}, right alone in "
         f"{evidence['right_dominant_fraction']:.0%} of the sounding time; the other channel "
-        f"{-bleed:.0f} dB quieter): diarized by channel",
+        f"{meanwhile}): diarized by channel",
         evidence,
     )
 

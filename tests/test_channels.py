@@ -127,7 +127,7 @@ def test_crosstalk_of_20_to_30_db_is_still_split_and_measured(bleed_db: float) -
     # the leak makes both channels sound at once everywhere, at the bleed's level apart
     assert decision.evidence["both_sound_fraction"] == 1.0
     assert decision.evidence["median_difference_both_db"] == pytest.approx(-bleed_db, abs=0.01)
-    assert f"{-bleed_db:.0f} dB quieter" in decision.reason
+    assert f"{-bleed_db:.0f} dB quieter meanwhile" in decision.reason
 
 
 def test_crosstalk_25_db_down_correlates_weakly() -> None:
