@@ -135,10 +135,7 @@ def read_manifest(path: str | Path) -> list[SessionSpec]:
         with manifest.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             header = [(name or "").strip() for name in reader.fieldnames or []]
-            rows = [
-                (reader.line_num, {(k or "").strip(): (v or "").strip() for k, v in row.items()})
-                for row in reader
-            ]
+            rows = [(reader.line_num, row) for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise ManifestError(manifest, [f"cannot read the manifest: {error}"]) from error
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
@@ -157,10 +154,17 @@ def read_manifest(path: str | Path) -> list[SessionSpec]:
     base = manifest.resolve().parent
     sessions: list[SessionSpec] = []
     first_row: dict[str, int] = {}
-    for line, row in rows:
-        if not any(row.values()):
+    for line, raw in rows:
+        extra = raw.pop(None, None)
+        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+        if not any(row.values()) and not extra:
             continue
         where = f"line {line}"
+        if extra:
+            problems.append(
+                f"{where}: {len(extra)} more field(s) than the header has columns "
+                "(quote values that contain commas)"
+            )
         session_id, trainee_id = row.get("session_id", ""), row.get("trainee_id", "")
         _check_id(session_id, "session_id", where, problems)
         _check_id(trainee_id, "trainee_id", where, problems)

@@ -39,6 +39,8 @@ DEFAULT_MIN_DURATION_S = 1.0
 DEFAULT_SILENCE_DBFS = -60.0
 TRUNCATION_TOLERANCE = 0.9
 """A file whose decodable audio is shorter than this fraction of its declared duration is truncated."""
+MIN_SAMPLE_RATE_HZ = 4000
+"""Below this a recording cannot hold intelligible speech (telephone audio is 8 kHz)."""
 _WAV_UNKNOWN_SIZES = (0, 0xFFFFFFFF)
 """``data`` chunk sizes that streaming writers put in a WAV header when the length is unknown."""
 
@@ -160,6 +162,13 @@ def _declared_duration_s(
     return None
 
 
+def _channels_first(frame: av.AudioFrame) -> npt.NDArray[np.float32]:
+    """A packed float frame as ``(channels, samples)``."""
+    channels = len(frame.layout.channels)
+    packed = frame.to_ndarray().astype(np.float32, copy=False)
+    return packed.reshape(-1, channels).T
+
+
 def _decode(
     container: av.container.InputContainer,
     stream: av.AudioStream,
@@ -170,14 +179,16 @@ def _decode(
     """All of the stream's audio as ``(channels, samples)`` at 16 kHz."""
     channels = stream.codec_context.channels or 1
     layout = "mono" if channels == 1 else "stereo" if channels == 2 else stream.layout.name
-    resampler = av.AudioResampler(format="fltp", layout=layout, rate=SAMPLE_RATE_HZ)
+    # Packed (interleaved) output: PyAV's to_ndarray() crashes the process on planar
+    # frames of 8 or more channels (one plane each), so one plane is reshaped here.
+    resampler = av.AudioResampler(format="flt", layout=layout, rate=SAMPLE_RATE_HZ)
     chunks: list[npt.NDArray[np.float32]] = []
     decoded = 0
     max_samples = int(max_duration_s * SAMPLE_RATE_HZ)
     try:
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
-                chunk = out.to_ndarray().astype(np.float32, copy=False)
+                chunk = _channels_first(out)
                 if not np.isfinite(chunk).all():
                     raise CorruptAudioError(_non_finite_message(name, chunk, decoded))
                 chunks.append(chunk)
@@ -188,7 +199,7 @@ def _decode(
                     f"{format_duration(max_duration_s)}; split it or raise --max-duration-s"
                 )
         for out in resampler.resample(None):
-            chunk = out.to_ndarray().astype(np.float32, copy=False)
+            chunk = _channels_first(out)
             if not np.isfinite(chunk).all():
                 raise CorruptAudioError(_non_finite_message(name, chunk, decoded))
             chunks.append(chunk)
@@ -262,6 +273,11 @@ def _audio_stream(
             raise _truncated(name, present_bytes / bytes_per_s, declared_bytes / bytes_per_s)
     if declared_s is not None and declared_s > max_duration_s:
         raise _too_long(name, declared_s, max_duration_s)
+    if rate < MIN_SAMPLE_RATE_HZ:
+        raise NotAudioError(
+            f"{name}: the sample rate of {rate} Hz is too low to hold speech "
+            f"(at least {MIN_SAMPLE_RATE_HZ} Hz is needed)"
+        )
     return stream, declared_s
 
 
