@@ -1,12 +1,14 @@
-"""Diarization by channel energy on synthesized stereo signals with crosstalk."""
+"""Stereo recordings: deciding whether each party has a channel, and diarizing by channel energy."""
 
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
 
+from pipeline.audio import load_audio
 from pipeline.channels import (
     CHANNEL_MODEL,
     channel_quality,
@@ -15,8 +17,9 @@ from pipeline.channels import (
     diarize_by_channel,
 )
 from pipeline.errors import DiarizationError
+from pipeline.session import SpeechOptions, diarize_with
 from pipeline.types import SAMPLE_RATE_HZ, Audio, AudioInfo, ChannelDecision, Diarization, Turn
-from tests.conftest import tone
+from tests.conftest import FIXTURES, tone
 
 
 def stereo(
@@ -151,15 +154,11 @@ def test_a_digitally_silent_channel_means_mix() -> None:
 
 
 def test_a_channel_with_only_noise_means_mix() -> None:
-    decision = decide_channels(
-        parties(right_silent=False, bleed_db=None, noise=1e-4, duration_s=10.0)
-    )
-    assert decision.mode == "split"  # control: both parties present
-    noise_only = parties(right_silent=True, noise=0.0)
-    rng = np.random.default_rng(1)
-    noisy = noise_only.channel_samples.copy()
-    noisy[1] = rng.standard_normal(noisy.shape[1]).astype(np.float32) * 1e-2  # -40 dBFS hiss
-    decision = decide_channels(Audio(noise_only.info, noisy.mean(axis=0), noisy))
+    audio = parties(right_silent=True, noise=0.0)
+    noisy = audio.channel_samples.copy()
+    hiss = np.random.default_rng(1).standard_normal((noisy.shape[1],))
+    noisy[1] = (hiss * 1e-2).astype(np.float32)  # -40 dBFS hiss, no voice
+    decision = decide_channels(Audio(audio.info, noisy.mean(axis=0), noisy))
     assert decision.mode == "mix"
     assert decision.evidence["right_dominant_s"] == 0.0
     assert decision.reason.startswith("only the left channel holds a voice of its own")
@@ -169,7 +168,8 @@ def test_a_channel_carrying_only_the_others_crosstalk_means_mix() -> None:
     audio = parties(bleed_db=-25.0, right_silent=True)
     leaked = audio.channel_samples.copy()
     leaked[1] = 10 ** (-25 / 20) * leaked[0]
-    leaked[1] += np.random.default_rng(2).standard_normal(leaked.shape[1]).astype(np.float32) * 1e-4
+    hiss = np.random.default_rng(2).standard_normal((leaked.shape[1],))
+    leaked[1] += (hiss * 1e-4).astype(np.float32)
     decision = decide_channels(Audio(audio.info, leaked.mean(axis=0), leaked))
     assert decision.mode == "mix"
 
@@ -196,9 +196,10 @@ def test_user_choices_override_the_measurement_but_keep_its_evidence() -> None:
     measured = decide_channels(audio)
     forced_mix = choose_channels(audio, channels="mix")
     assert (forced_mix.mode, forced_mix.evidence) == ("mix", measured.evidence)
-    named = choose_channels(decide_silent := parties(right_silent=True), counselor_channel="left")
+    silent = parties(right_silent=True)
+    named = choose_channels(silent, counselor_channel="left")
     assert named.mode == "split"
-    assert named.evidence == decide_channels(decide_silent).evidence
+    assert named.evidence == decide_channels(silent).evidence
     assert choose_channels(audio, channels="split").mode == "split"
     assert choose_channels(audio) == measured
 
@@ -229,3 +230,22 @@ def test_channel_quality_flags_a_lopsided_or_doubled_split() -> None:
     )
     assert channel_quality(doubled).measures["both_share"] == 1.0
     assert channel_quality(doubled).level == "doubtful"
+
+
+def test_the_stereo_fixture_is_split_automatically_and_keeps_its_talk_shares() -> None:
+    audio = load_audio(FIXTURES / "dialogue_stereo.wav")
+    found = diarize_with(audio, SpeechOptions())
+    assert found.model == CHANNEL_MODEL
+    assert found.channels is not None and found.channels.mode == "split"
+    assert found.quality is not None and found.quality.level == "good"
+    truth = json.loads((FIXTURES / "dialogue_stereo.truth.json").read_text())
+    right = sum(t.duration_s for t in found.exclusive if t.speaker == "RIGHT")
+    share = right / sum(t.duration_s for t in found.exclusive)
+    assert truth["channel_roles"]["1"] == "client"
+    assert share == pytest.approx(truth["client_share"], abs=0.02)
+
+
+def test_forcing_a_split_of_a_mono_recording_says_what_to_drop() -> None:
+    audio = load_audio(FIXTURES / "dialogue_client_led.wav")
+    with pytest.raises(DiarizationError, match="--channels split"):
+        diarize_with(audio, SpeechOptions(channels="split"))

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.stereo import similar_voices
+from cli.main import main
+from pipeline.audio import load_audio
 from pipeline.channels import CHANNEL_MODEL
 from pipeline.diarization_quality import (
     Candidate,
@@ -24,7 +30,11 @@ from pipeline.diarization_quality import (
     top_share,
     two_means_labels,
 )
-from pipeline.types import ChannelDecision, Diarization, DiarizationQuality, Turn
+from pipeline.diarize import diarize
+from pipeline.document import score
+from pipeline.schema import validate_document
+from pipeline.types import Audio, AudioInfo, ChannelDecision, Diarization, DiarizationQuality, Turn
+from tests.conftest import FIXTURES
 
 A, B = "SPEAKER_00", "SPEAKER_01"
 
@@ -248,3 +258,87 @@ def test_block_round_trips_and_tolerates_old_documents() -> None:
     assert unchecked["method"] == "channel"
     assert unchecked["quality"] is None
     assert read_diarization_block(unchecked) == (None, None)
+
+
+# ------------------------------------------------------------- real audio
+
+
+def _audio(samples: np.ndarray, name: str = "x.wav") -> Audio:
+    info = AudioInfo(name, "0" * 64, len(samples) / 16_000, 16_000, 1, "wav", "pcm_s16le")
+    mono = samples.astype(np.float32)
+    return Audio(info, mono, mono[None])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["sample", "dialogue_client_led", "dialogue_counselor_led"])
+def test_clean_two_party_recordings_come_out_good(name: str, sample_dir: Path) -> None:
+    path = sample_dir / "sample.wav" if name == "sample" else FIXTURES / f"{name}.wav"
+    found = diarize(load_audio(path), device="cpu")
+    assert found.quality is not None
+    assert found.quality.level == "good", found.quality
+    assert found.quality.tried == ("agglomerative",)
+    assert found.warnings == ()
+
+
+@pytest.mark.slow
+def test_one_voice_playing_both_parties_at_8_khz_is_caught_and_not_good() -> None:
+    """The collapse the issue describes: two alike voices, narrowband; one "speaker" takes most."""
+    samples, _reference = similar_voices(semitones=0.0)
+    found = diarize(_audio(samples), device="cpu")
+    quality = found.quality
+    assert quality is not None
+    assert quality.level in ("doubtful", "poor"), quality
+    assert quality.tried[:2] == ("agglomerative", "two-means")
+    assert found.warnings == quality.cues
+    assert all(
+        any(action in cue for action in ("--counselor-channel", "--enroll", "check the recording"))
+        for cue in quality.cues
+    )
+    # the verdict cannot be confident on such a diarization
+    scored = score(found.turns, (), duration_s=len(samples) / 16_000, quality=quality)
+    assert scored.evidence.client_led == "inconclusive"
+
+
+@pytest.mark.slow
+def test_cli_splits_a_stereo_recording_by_itself_and_records_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "auto"
+    stereo = str(FIXTURES / "dialogue_stereo.wav")
+    assert main(["analyze", stereo, "--out", str(out), "--model", "tiny.en", "--quiet"]) == 0
+    document = json.loads((out / "session.json").read_text())
+    validate_document(document)
+    block = document["diarization"]
+    assert block["method"] == "channel"
+    assert block["channels"]["mode"] == "split"
+    assert block["channels"]["evidence"]["left_dominant_fraction"] > 0.3
+    assert block["quality"] == "good"
+    assert document["speakers"] == ["LEFT", "RIGHT"]
+    truth = json.loads((FIXTURES / "dialogue_stereo.truth.json").read_text())
+    client = document["metrics"]["client"]["share"]
+    assert client == pytest.approx(truth["client_share"], abs=0.02)
+    # --channels mix analyzes the voices instead, and says so
+    mixed = tmp_path / "mix"
+    assert (
+        main(
+            [
+                "analyze",
+                stereo,
+                "--out",
+                str(mixed),
+                "--model",
+                "tiny.en",
+                "--quiet",
+                "--channels",
+                "mix",
+            ]
+        )
+        == 0
+    )
+    document = json.loads((mixed / "session.json").read_text())
+    validate_document(document)
+    assert document["diarization"]["method"] == "pyannote"
+    assert document["diarization"]["channels"]["mode"] == "mix"
+    assert document["diarization"]["channels"]["reason"].startswith("mixed down by request")
+    assert document["diarization"]["quality"] in ("good", "doubtful", "poor")
+    capsys.readouterr()
