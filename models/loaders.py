@@ -15,6 +15,8 @@ from models.registry import ResolvedModel, resolve_embedding, resolve_segmentati
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
+    from pipeline.mi_codes import MiCoder
+
 
 def cuda_available() -> bool:
     """Whether a CUDA device can be used."""
@@ -61,3 +63,12 @@ def load_campplus(device: str = "cpu") -> Any:
     from models.campplus import load_campplus_network
 
     return load_campplus_network(resolve_embedding(), device=device)
+
+
+@functools.lru_cache(maxsize=1)
+def load_mi_coder() -> MiCoder:
+    """The per-utterance MI behaviour coder (NumPy weights, checksum verified)."""
+    from models.registry import resolve_mi_coder
+    from pipeline.mi_codes import read_coder
+
+    return read_coder(resolve_mi_coder().path)

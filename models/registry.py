@@ -257,6 +257,25 @@ def resolve_embedding() -> ResolvedModel:
     return ResolvedModel("campplus-sv-zh-en-common", str(path), "package", EMBEDDING.sha256)
 
 
+MI_CODER_PATH = Path(__file__).resolve().parent / "weights" / "mi_coder.npz"
+MI_CODER_SHA256 = "4a572ed95a915c13ce7b274c26fc90acb4b4745d945baeb5bba5115696199bb8"
+"""The MI behaviour coder fitted on AnnoMI by ``scripts/fit_mi_coder.py`` (docs/evidence.md)."""
+
+
+def resolve_mi_coder() -> ResolvedModel:
+    """The per-utterance MI behaviour coder shipped inside this package, verified."""
+    if not MI_CODER_PATH.is_file():
+        raise ModelNotInstalledError(
+            f"{MI_CODER_PATH} is missing; reinstall session-analyzer (the file ships in the package)"
+        )
+    fix = (
+        "reinstall session-analyzer, or after refitting with scripts/fit_mi_coder.py "
+        "pin the new sha256 in models/registry.py (MI_CODER_SHA256)"
+    )
+    path = verified(MI_CODER_PATH, MI_CODER_SHA256, fix=fix)
+    return ResolvedModel("mi-coder-annomi", str(path), "package", MI_CODER_SHA256)
+
+
 def resolve_pyannote_pipeline(directory: str) -> ResolvedModel:
     """A user's own pyannote pipeline directory (with ``config.yaml``), e.g. community-1."""
     local = Path(directory).expanduser()

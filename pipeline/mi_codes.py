@@ -24,6 +24,7 @@ inference, so both see exactly the same features.
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import re
 import zipfile
@@ -64,6 +65,15 @@ DENSE_FEATURES = (
     "log_words",
     "context_ends_with_question",
     "no_context",
+    "cue_advice",
+    "cue_information",
+    "cue_options",
+    "cue_negotiation",
+    "cue_permission",
+    "cue_reflection_opening",
+    "cue_change",
+    "cue_sustain",
+    "cue_negation",
 )
 """Names of the numeric features appended after the two TF-IDF blocks."""
 
@@ -151,13 +161,50 @@ _FILLERS = re.compile(r"(?<![-\w])(?:um+|uh+|erm|er)\b[,.]?\s*", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SENTENCE_END = re.compile(r"[.?!]+")
-_STOPWORDS = frozenset(
-    """a an the and or but so to of in on at for with is are was were be been am it its
+_STOPWORD_LIST = """a an the and or but so to of in on at for with is are was were be been am it its
     that this these those i me my you your yours we our he she they them their his her him
     do does did have has had not no yes yeah okay ok just like really very well oh um uh
     what how why when where who which can could would will should might may there here
     about if then than as from up out all some any get got go going know think mean i'm
-    you're it's that's don't can't""".split()
+    you're it's that's don't can't"""
+_STOPWORDS = frozenset(_STOPWORD_LIST.split())
+
+
+_CUES = tuple(
+    re.compile(pattern)
+    for pattern in (
+        # advice
+        r"\b(?:you should|you need to|you ought to|you have to|you must|make sure"
+        r"|i (?:would |'d )?(?:recommend|suggest|advise|encourage)"
+        r"|my (?:advice|recommendation|suggestion)|you (?:might|may|could) want to"
+        r"|(?:i think|maybe) you (?:should|could|need)|try (?:to )?)\b",
+        # information
+        r"\d|\b(?:percent|research|studies|study|shows|evidence|risks?|increases?|causes?"
+        r"|medications?|doctor|dose|per (?:day|week)|guidelines?|recommended|damage)\b",
+        # options
+        r"\b(?:options?|choices?|alternatives?|or you could|some people|other people"
+        r"|one (?:option|thing)|another (?:option|way|thing)|either)\b",
+        # negotiation / goal setting
+        r"\b(?:plan|goals?|next steps?|what would you like|where (?:do|would) you"
+        r"|how would you like|would you be willing|are you willing|agree|decide|let's"
+        r"|we could|how about)\b",
+        # asking permission
+        r"\b(?:is it okay|would it be okay|is that okay|do you mind|may i|can i (?:share|tell|give))\b",
+        # opening of a reflection
+        r"^(?:so |and |it )?(?:you(?:'re| are| feel| think| want| have| see| don't)?\b"
+        r"|sounds like|it sounds|it seems|seems like|on one hand)",
+        # change talk
+        r"\bi (?:really )?(?:want|need|have|would like|'d like|will|am going|'m going|can|could"
+        r"|should|gotta|wanna|plan|hope)\b|\bi'll\b|\b(?:ready|quit|stop|cut (?:down|back)"
+        r"|change|better|healthier)\b",
+        # sustain talk
+        r"\bi (?:do not|don't|can't|cannot|won't|wouldn't|am not|'m not) (?:want|need|think|see"
+        r"|going|ready|able)\b|\bnot (?:a|that big of a|really a) (?:problem|deal)\b"
+        r"|\bi (?:like|enjoy|love)\b|\bhelps? me\b|\b(?:relax|fine|no big deal|everybody"
+        r"|too hard|not ready)\b",
+        # negation
+        r"\b(?:not|no|never|don't|can't|won't|isn't|wasn't|didn't|doesn't)\b",
+    )
 )
 
 
@@ -197,7 +244,7 @@ def text_terms(text: str) -> list[str]:
     text = normalise_text(text)
     tokens = _tokens(text)
     terms = list(tokens)
-    terms.extend(f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))
+    terms.extend(f"{a} {b}" for a, b in itertools.pairwise(tokens))
     stripped = text.rstrip()
     if stripped.endswith("?"):
         terms.append("<end?>")
@@ -238,6 +285,9 @@ def dense_features(text: str, context: str | None) -> Vector:
     Overlap is measured on content words (a short stop list removed): the share
     of this utterance's content words found in the previous other-speaker
     utterance, and the share of that utterance's content words echoed here.
+    Each ``cue_*`` counts matches of a short phrase list (capped at 3, over 3):
+    phrases that MI coding manuals give as typical of that behaviour. They
+    repeat what the word n-grams see, but pooled, so rare phrasings share weight.
     """
     own_tokens = _tokens(normalise_text(text))
     own = _content(own_tokens)
@@ -246,6 +296,8 @@ def dense_features(text: str, context: str | None) -> Vector:
     else:
         other = _content(_tokens(normalise_text(context)))
     shared = len(own & other)
+    lower = normalise_text(text).lower()
+    cues = [min(len(cue.findall(lower)), 3) / 3.0 for cue in _CUES]
     return np.array(
         [
             shared / len(own) if own else 0.0,
@@ -253,6 +305,7 @@ def dense_features(text: str, context: str | None) -> Vector:
             math.log1p(len(own_tokens)) / 5.0,
             1.0 if context is not None and normalise_text(context).endswith("?") else 0.0,
             1.0 if context is None else 0.0,
+            *cues,
         ],
         dtype=np.float64,
     )

@@ -127,6 +127,22 @@ def _labels(rows: Sequence[Mapping[str, str]]) -> AnnoMILabels:
     )
 
 
+def _grouped_rows(path: str | Path) -> dict[tuple[int, int], list[dict[str, str]]]:
+    """CSV rows grouped by ``(transcript_id, utterance_id)``, one row per annotator."""
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        columns = set(reader.fieldnames or ())
+        missing = [c for c in (*_REQUIRED_COLUMNS, *_LABEL_COLUMNS) if c not in columns]
+        if missing:
+            raise AnnoMIFormatError(
+                f"{path} lacks AnnoMI column(s) {', '.join(missing)}; pass AnnoMI-full.csv"
+            )
+        grouped: dict[tuple[int, int], list[dict[str, str]]] = defaultdict(list)
+        for row in reader:
+            grouped[int(row["transcript_id"]), int(row["utterance_id"])].append(row)
+    return grouped
+
+
 def load_annomi(path: str | Path) -> list[AnnoMIUtterance]:
     """Read ``AnnoMI-full.csv`` (or a table in its format) into one row per utterance.
 
@@ -147,17 +163,7 @@ def load_annomi(path: str | Path) -> list[AnnoMIUtterance]:
     AnnoMIFormatError
         A required column is missing, or an utterance's rows disagree on its text.
     """
-    with Path(path).open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        columns = set(reader.fieldnames or ())
-        missing = [c for c in (*_REQUIRED_COLUMNS, *_LABEL_COLUMNS) if c not in columns]
-        if missing:
-            raise AnnoMIFormatError(
-                f"{path} lacks AnnoMI column(s) {', '.join(missing)}; pass AnnoMI-full.csv"
-            )
-        grouped: dict[tuple[int, int], list[dict[str, str]]] = defaultdict(list)
-        for row in reader:
-            grouped[int(row["transcript_id"]), int(row["utterance_id"])].append(row)
+    grouped = _grouped_rows(path)
     utterances = []
     for (transcript_id, utterance_id), rows in sorted(grouped.items()):
         first = rows[0]
@@ -202,3 +208,23 @@ def by_transcript(rows: Iterable[AnnoMIUtterance]) -> dict[int, list[AnnoMIUtter
     return {
         tid: sorted(group, key=lambda r: r.utterance_id) for tid, group in sorted(grouped.items())
     }
+
+
+def annotator_agreement_pairs(
+    path: str | Path,
+) -> list[tuple[int, str, AnnoMILabels, AnnoMILabels]]:
+    """For a human reference: each annotator's labels against the others' majority.
+
+    Uses the development transcripts that several annotators labelled. Returns
+    ``(transcript_id, role, one annotator's labels, majority of the other
+    annotators' labels)`` for every annotator of every such utterance.
+    """
+    pairs = []
+    for (transcript_id, _), rows in sorted(_grouped_rows(path).items()):
+        if len(rows) < 3 or transcript_id in RESERVED_TRANSCRIPT_IDS:
+            continue
+        role = "counselor" if rows[0]["interlocutor"] == "therapist" else "client"
+        for i, row in enumerate(rows):
+            others = rows[:i] + rows[i + 1 :]
+            pairs.append((transcript_id, role, _labels([row]), _labels(others)))
+    return pairs

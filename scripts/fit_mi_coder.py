@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from annomi import (  # noqa: E402
     AnnoMIUtterance,
+    annotator_agreement_pairs,
     by_transcript,
     development_rows,
     load_annomi,
@@ -55,7 +56,6 @@ from annomi import (  # noqa: E402
 
 from pipeline import mi_codes  # noqa: E402
 from pipeline.mi_codes import (  # noqa: E402
-    DENSE_FEATURES,
     HEADS,
     Head,
     MiCoder,
@@ -72,10 +72,11 @@ class FitOptions:
 
     min_df: int = 2
     context_min_df: int = 3
-    context_weight: float = 0.5
+    context_weight: float = 0.0  # 0 drops the context words (they did not help in CV)
     c_exists: float = 4.0
     c_type: float = 2.0
     c_client: float = 1.0
+    balanced_types: bool = True
     inner_folds: int = 3
     tune: bool = True
     max_iter: int = 3000
@@ -175,7 +176,9 @@ class Featuriser:
             analyzer=_context_analyzer, min_df=options.context_min_df, sublinear_tf=True
         )
         self.text.fit([e.text for e in data])
-        self.context.fit([e.context for e in data])
+        self.use_context = options.context_weight != 0.0
+        if self.use_context:
+            self.context.fit([e.context for e in data])
 
     def matrix(
         self, data: Sequence[Example], transform: Callable[[str], str] | None = None
@@ -188,22 +191,24 @@ class Featuriser:
         texts = [fix(e.text) or "" for e in data]
         ctx = [fix(e.context) for e in data]
         dense = np.vstack([dense_features(t, c) for t, c in zip(texts, ctx, strict=True)])
-        return sp.hstack(
-            [
-                self.text.transform(texts),
-                self.context.transform(ctx) * self.options.context_weight,
-                sp.csr_matrix(dense),
-            ],
-            format="csr",
-        )
+        blocks = [self.text.transform(texts)]
+        if self.use_context:
+            blocks.append(self.context.transform(ctx) * self.options.context_weight)
+        blocks.append(sp.csr_matrix(dense))
+        return sp.hstack(blocks, format="csr")
 
     def vocabularies(self) -> dict[str, object]:
         """Vocabularies and idf in the coder's layout."""
+        context = self.context if self.use_context else None
         return {
             "text_vocab": {str(k): int(v) for k, v in self.text.vocabulary_.items()},
             "text_idf": np.asarray(self.text.idf_, dtype=np.float64),
-            "context_vocab": {str(k): int(v) for k, v in self.context.vocabulary_.items()},
-            "context_idf": np.asarray(self.context.idf_, dtype=np.float64),
+            "context_vocab": {}
+            if context is None
+            else {str(k): int(v) for k, v in context.vocabulary_.items()},
+            "context_idf": np.zeros(0)
+            if context is None
+            else np.asarray(context.idf_, dtype=np.float64),
         }
 
 
@@ -250,7 +255,9 @@ def fit_head_models(
         y = np.array([task.label(data[i]) for i in rows])
         model = LogisticRegression(
             C=getattr(options, task.c_attr),
-            class_weight="balanced",
+            class_weight="balanced"
+            if task.binary_exists or task.name == "client_talk" or options.balanced_types
+            else None,
             max_iter=options.max_iter,
             tol=1e-8,
         )
@@ -493,6 +500,56 @@ def cross_validate(
     return {v: scores(data, [p[e.key] for e in data]) for v, p in predicted.items()}
 
 
+def human_agreement(path: Path) -> dict[str, dict[str, float]]:
+    """Scores of single AnnoMI annotators against the majority of the others.
+
+    On the development transcripts that all ten annotators labelled: a human
+    reference for how far these labels can be reproduced at all.
+    """
+    data, codes = [], []
+    for transcript_id, role, one, others in annotator_agreement_pairs(path):
+        data.append(
+            Example(
+                key=(transcript_id, len(data)),
+                transcript_id=transcript_id,
+                mi_quality="",
+                role=role,
+                text="",
+                context=None,
+                question=others.question,
+                reflection=others.reflection,
+                therapist_input=others.therapist_input,
+                client_talk=others.client_talk,
+            )
+        )
+        codes.append(
+            UtteranceCode(
+                role,
+                question=one.question,  # type: ignore[arg-type]
+                reflection=one.reflection,  # type: ignore[arg-type]
+                therapist_input=one.therapist_input,  # type: ignore[arg-type]
+                client_talk=one.client_talk,  # type: ignore[arg-type]
+            )
+        )
+    return scores(data, codes)
+
+
+def speed_ms_per_utterance(rows: Iterable[AnnoMIUtterance], coder: MiCoder) -> float:
+    """Median over 5 runs of the wall time of :func:`code_utterances` per utterance."""
+    transcripts = [
+        [(r.role, r.text) for r in group]
+        for group in by_transcript(development_rows(rows)).values()
+    ]
+    count = sum(len(t) for t in transcripts)
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for turns in transcripts:
+            code_utterances(turns, coder=coder)
+        times.append((time.perf_counter() - started) / count * 1000)
+    return float(np.median(times))
+
+
 def held_out(
     rows: Iterable[AnnoMIUtterance], coder: MiCoder
 ) -> dict[str, dict[str, dict[str, float]]]:
@@ -534,6 +591,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="WEIGHTS",
         help="score WEIGHTS once on the reserved transcripts",
     )
+    parser.add_argument(
+        "--agreement",
+        action="store_true",
+        help="score single annotators against the others' majority (a human reference)",
+    )
+    parser.add_argument("--speed", type=Path, metavar="WEIGHTS", help="time WEIGHTS per utterance")
     parser.add_argument("--json", type=Path, help="also write the scores as JSON here")
     args = parser.parse_args(argv)
     rows = load_annomi(args.csv)
@@ -543,6 +606,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("## 5-fold cross-validation grouped by transcript (development transcripts)")
         print(format_table(results))
         report["cv"] = results
+    if args.agreement:
+        agreement = human_agreement(args.csv)
+        print("## One annotator against the majority of the other annotators")
+        print("| class | support | precision | recall | F1 |\n|---|---:|---:|---:|---:|")
+        for name, row in agreement.items():
+            if "support" in row:
+                print(
+                    f"| {name} | {int(row['support'])} | {row['precision']:.3f} "
+                    f"| {row['recall']:.3f} | {row['f1']:.3f} |"
+                )
+            else:
+                print(f"| {name} | | | | {row['f1']:.3f} |")
+        report["agreement"] = agreement
     if args.out:
         coder = fit_coder(rows)
         mi_codes.save_coder(coder, args.out)
@@ -556,9 +632,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("## HELD-OUT: reserved transcripts, final model, scored once")
         print(format_table(results))
         report["held_out"] = results
+    if args.speed:
+        ms = speed_ms_per_utterance(rows, mi_codes.read_coder(args.speed))
+        print(f"speed: {ms:.3f} ms per utterance (median of 5 passes over the development set)")
+        report["ms_per_utterance"] = ms
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, sort_keys=True))
-    if not (args.cv or args.out or args.held_out):
+    if not (args.cv or args.out or args.held_out or args.agreement or args.speed):
         parser.error("nothing to do: give --out, --cv and/or --held-out")
     return 0
 
