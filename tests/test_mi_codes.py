@@ -415,3 +415,14 @@ def test_cross_validation_folds_group_transcripts(annomi: ModuleType, fit: Modul
     for train, test in folds:
         assert not {e.transcript_id for e in train} & {e.transcript_id for e in test}
         assert len({e.transcript_id for e in test}) == 2
+
+
+def test_out_of_fold_codes_cover_development_utterances_only(
+    annomi: ModuleType, fit: ModuleType
+) -> None:
+    rows = annomi.load_annomi(SYNTHETIC)
+    codes = fit.out_of_fold_codes(rows, n_folds=4, seed=0, options=fit.FitOptions(tune=False))
+    development = annomi.development_rows(rows)
+    assert set(codes) == {(r.transcript_id, r.utterance_id) for r in development}
+    for r in development:
+        assert codes[r.transcript_id, r.utterance_id].role == r.role
