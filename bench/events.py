@@ -181,7 +181,12 @@ def evaluate(
 
 
 def rule_config(rule: str) -> MetricsConfig:
-    return dataclasses.replace(DEFAULT_METRICS_CONFIG, interruption_rule=rule)
+    """The default settings with ``interruption_rule`` set to ``rule``."""
+    if rule not in ("completion", "timing"):
+        raise ValueError(f"unknown interruption rule {rule!r}: use 'completion' or 'timing'")
+    return dataclasses.replace(
+        DEFAULT_METRICS_CONFIG, interruption_rule="completion" if rule == "completion" else "timing"
+    )
 
 
 def _fmt(value: float | None) -> str:

@@ -569,10 +569,26 @@ def floor_stretches(
 # ---------------------------------------------------------------------------
 
 
+TRAILING_OFF: tuple[str, ...] = ("...", "…", "-", "—", "–")
+"""Word endings with which ASR marks speech that breaks off: never a completion."""
+
+
 def _ends_unit(text: str, marks: str) -> bool:
-    """Whether a word's text ends a unit: its last non-quote character is one of ``marks``."""
+    """Whether a word's text ends a unit: its last non-quote character is one of ``marks``
+    and it does not trail off (``...``, a dash)."""
     stripped = text.strip().rstrip("\"'”’)]")
-    return bool(stripped) and stripped[-1] in marks
+    if not stripped or stripped.endswith(TRAILING_OFF):
+        return False
+    return stripped[-1] in marks
+
+
+UNPUNCTUATED_WORDS = 8
+"""This many words of a turn without any punctuation mean the ASR is not punctuating
+(Whisper sometimes drops punctuation on noisy or reverberant audio)."""
+
+
+def _punctuated(text: str) -> bool:
+    return any(mark in text for mark in ".?!,;:…-")
 
 
 def completed_before(
@@ -580,6 +596,7 @@ def completed_before(
     onset: float,
     *,
     since: float,
+    until: float | None = None,
     config: MetricsConfig = DEFAULT_METRICS_CONFIG,
 ) -> bool | None:
     """Whether the words said before ``onset`` end at a completion point.
@@ -587,13 +604,26 @@ def completed_before(
     ``words`` are the overlapped speaker's, sorted by start. The last word that
     starts after ``since`` (the start of the speaker's turn) and before
     ``onset + completion_lookahead_s`` decides: it completes a unit when its
-    text ends in one of ``completion_marks`` (ASR punctuation). ``None`` when
-    no such word exists (nothing transcribed: the completion cannot be judged).
+    text ends in one of ``completion_marks`` (ASR punctuation) and does not
+    trail off (``...``, a dash). One exception: when the speaker's speech goes
+    on until ``until`` (the end of their turn), more than
+    ``completion_max_trailing_s`` after that word, the speaker did not stop at
+    that completion point: Whisper tends to close a cut-off sentence with a
+    period and to leave the fragment out, or to give the fragment to the
+    other speaker. ``None`` when no deciding word exists, or when the turn's
+    words up to it are :data:`UNPUNCTUATED_WORDS` or more without any
+    punctuation (the ASR is not punctuating): the completion cannot be judged.
     """
     starts = [w.start for w in words]
     i = bisect.bisect_left(starts, onset + config.completion_lookahead_s) - 1
     if i < 0 or words[i].start < since:
         return None
+    first = bisect.bisect_left(starts, since)
+    said = words[first : i + 1]
+    if len(said) >= UNPUNCTUATED_WORDS and not any(_punctuated(w.text) for w in said):
+        return None  # the ASR is not punctuating this speech: completion cannot be judged
+    if until is not None and until - words[i].end > config.completion_max_trailing_s:
+        return False  # more speech followed: cut off, not finishing
     return _ends_unit(words[i].text, config.completion_marks)
 
 
@@ -653,7 +683,9 @@ def interruption_events(
         held_s = a.end - b.start
         yielded = held_s <= config.yield_window_s
         complete = (
-            completed_before(words_of[a_role], b.start, since=a.start, config=config)
+            completed_before(
+                words_of[a_role], b.start, since=a.start, until=a.end, config=config
+            )
             if config.interruption_rule == "completion"
             else None
         )

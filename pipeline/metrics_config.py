@@ -173,6 +173,11 @@ class MetricsConfig:
     completion_lookahead_s: float = 0.1
     """Completion rule: words of the overlapped speaker that start up to this long
     after the onset still count as said before it (word timing is not exact)."""
+    completion_max_trailing_s: float = 0.3
+    """Completion rule: when the overlapped speaker's speech goes on longer than this
+    after the end of the word that seemed to complete the unit, a fragment the ASR did
+    not transcribe followed it (Whisper tends to close a cut-off sentence with a period):
+    the speaker was cut off, not finishing."""
 
     # Time course
     window_s: float = 300.0
@@ -204,7 +209,7 @@ class MetricsConfig:
             "backchannel_max_s",
             "backchannel_max_words",
             "terminal_overlap_s",
-            "completion_lookahead_s",
+            "completion_max_trailing_s",
             "min_speech_s",
             "max_counselor_interruptions_per_10min",
         )
@@ -216,6 +221,8 @@ class MetricsConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"MetricsConfig.{name} must lie in [0, 1], got {value!r}")
+        if not math.isfinite(self.completion_lookahead_s):
+            raise ValueError("MetricsConfig.completion_lookahead_s must be a finite number")
         if self.interruption_rule not in ("completion", "timing"):
             raise ValueError(
                 "MetricsConfig.interruption_rule must be 'completion' or 'timing', "

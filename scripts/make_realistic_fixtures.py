@@ -594,7 +594,8 @@ def room_response(rt60_s: float, rng: np.random.Generator) -> Audio:
     h[0] = 1.0
     for _ in range(4):
         h[int(rng.uniform(0.003, 0.02) * SAMPLE_RATE)] += rng.uniform(0.2, 0.5)
-    return (h / np.sqrt(np.sum(h**2))).astype(np.float32)
+    result: Audio = (h / np.sqrt(np.sum(h**2))).astype(np.float32)
+    return result
 
 
 def noise(n: int, rng: np.random.Generator) -> Audio:
@@ -605,7 +606,8 @@ def noise(n: int, rng: np.random.Generator) -> Audio:
     )
     hum = 0.3 * np.sin(2 * np.pi * 50 * np.arange(n) / SAMPLE_RATE)
     out = pink / np.std(pink) + hum
-    return (out / np.std(out)).astype(np.float32)
+    result: Audio = (out / np.std(out)).astype(np.float32)
+    return result
 
 
 def render(dialogue: Dialogue, tl: Timeline, rng: np.random.Generator) -> dict[str, Audio]:
@@ -642,11 +644,13 @@ def render(dialogue: Dialogue, tl: Timeline, rng: np.random.Generator) -> dict[s
 def _noise_at(signal: Audio, snr_db: float, rng: np.random.Generator) -> Audio:
     active = signal[np.abs(signal) > 1e-4]
     level = np.sqrt(np.mean(active**2)) / 10 ** (snr_db / 20)
-    return (level * noise(signal.shape[-1], rng)).astype(np.float32)
+    result: Audio = (level * noise(signal.shape[-1], rng)).astype(np.float32)
+    return result
 
 
 def _normalize(x: Audio) -> Audio:
-    return (0.7 * x / np.max(np.abs(x))).astype(np.float32)
+    result: Audio = (0.7 * x / np.max(np.abs(x))).astype(np.float32)
+    return result
 
 
 def write_opus(path: Path, audio: Audio, *, bit_rate: int) -> None:
@@ -655,7 +659,7 @@ def write_opus(path: Path, audio: Audio, *, bit_rate: int) -> None:
     layout = "mono" if planes.shape[0] == 1 else "stereo"
     with av.open(str(path), "w", format="ogg") as container:
         stream = container.add_stream("libopus", rate=SAMPLE_RATE)
-        stream.layout = layout  # type: ignore[union-attr]
+        stream.layout = layout
         stream.bit_rate = bit_rate
         step = SAMPLE_RATE // 50
         pcm = np.clip(planes, -1, 1)
@@ -665,9 +669,9 @@ def write_opus(path: Path, audio: Audio, *, bit_rate: int) -> None:
             frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout=layout)
             frame.sample_rate = SAMPLE_RATE
             frame.pts = i
-            for packet in stream.encode(frame):  # type: ignore[union-attr]
+            for packet in stream.encode(frame):
                 container.mux(packet)
-        for packet in stream.encode(None):  # type: ignore[union-attr]
+        for packet in stream.encode(None):
             container.mux(packet)
 
 

