@@ -1,0 +1,299 @@
+"""Whatever a command starts, it stops: on success, on failure, on SIGTERM and on SIGINT.
+
+Every process these tests start carries a marker in its environment (its own
+data directory); after each test no process with that marker may remain, and
+no port may stay open. The Prefect internals this project relies on are
+checked here too, so a Prefect upgrade that moves them fails loudly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE = REPO / "tests" / "fixtures" / "dialogue_client_led.wav"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids of live processes whose environment holds ``marker`` (``NAME=value``).
+
+    The test process's own ``multiprocessing`` resource tracker is not counted:
+    it belongs to pytest and ends with it.
+    """
+    needle = marker.encode() + b"\0"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            command = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"multiprocessing.resource_tracker" in command:
+            continue
+        if state != "Z" and needle in environ + b"\0":
+            found.append(int(entry.name))
+    return found
+
+
+def command_lines(pids: list[int]) -> list[str]:
+    """What the processes run, for a failure message."""
+    lines = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            lines.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return lines
+
+
+def children_of(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def wait_until(condition: object, *, timeout_s: float, step_s: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(step_s)
+    return False
+
+
+def kill_all(marker: str) -> None:
+    for pid in processes_with(marker):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def marker(tmp_path: Path) -> Iterator[str]:
+    """An environment marker; whatever still carries it at the end is killed (and fails)."""
+    value = f"SESSION_ANALYZER_DATA_DIR={tmp_path / 'data'}"
+    yield value
+    left = processes_with(value)
+    kill_all(value)
+    assert not left, f"processes left behind: {command_lines(left)}"
+
+
+def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        SESSION_ANALYZER_DATA_DIR=str(tmp_path / "data"),
+        PYTHONPATH=str(REPO),
+        HF_HUB_OFFLINE="1",
+        PYANNOTE_METRICS_ENABLED="0",
+        **extra,
+    )
+    return env
+
+
+# ------------------------------------------------------------------ Prefect internals
+
+
+def test_prefect_internals_we_rely_on_are_still_there() -> None:
+    """Fails, naming the change, when a Prefect upgrade moves an internal we use."""
+    from flows.prefect_internals import internals_problems
+
+    assert internals_problems() == []
+
+
+def test_prefect_log_handlers_drop_tracebacks() -> None:
+    import flows.analyze_session  # noqa: F401 - configures Prefect's logging
+    from flows.prefect_internals import (
+        NoTraceback,
+        prefect_handlers,
+        strip_tracebacks_from_prefect_logs,
+    )
+
+    strip_tracebacks_from_prefect_logs()
+    handlers = list(prefect_handlers())
+    assert handlers, "Prefect installed no log handlers"
+    assert all(any(isinstance(f, NoTraceback) for f in h.filters) for h in handlers)
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        record = logging.LogRecord(
+            "prefect.task_runs", logging.ERROR, __file__, 1, "failed", None, sys.exc_info()
+        )
+    assert NoTraceback().filter(record)
+    assert record.exc_info is None and record.exc_text is None
+    formatted = logging.Formatter().format(record)
+    assert "Traceback" not in formatted and str(REPO) not in formatted
+
+
+# ----------------------------------------------------------------------- no loopback
+
+
+def test_without_loopback_the_cli_says_so_in_one_line(tmp_path: Path) -> None:
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip("cannot make a network namespace here (unshare -n)")
+    out = tmp_path / "out"
+    started = time.monotonic()
+    done = subprocess.run(
+        [
+            "unshare",
+            "-n",
+            sys.executable,
+            "-m",
+            "cli.main",
+            "analyze",
+            str(FIXTURE),
+            "--out",
+            str(out),
+            "--model",
+            "tiny.en",
+        ],
+        env=environment(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "needs the loopback interface (127.0.0.1)" in lines[0]
+    assert "PREFECT_API_URL" in lines[0]
+    assert not out.exists()
+    assert time.monotonic() - started < 60
+
+
+# ---------------------------------------------------------------- signals: analyze
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_analyze_stops_its_prefect_server_on_a_signal(
+    tmp_path: Path, marker: str, signum: signal.Signals
+) -> None:
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "analyze", str(FIXTURE), "--out", str(out)],
+        env=environment(tmp_path),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert wait_until(lambda: children_of(process.pid), timeout_s=120), "no server started"
+        time.sleep(2.0)
+        os.kill(process.pid, signum)
+        _stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "session-analyzer: interrupted; nothing was left half-written"
+    )
+    assert "Traceback" not in stderr
+    assert wait_until(lambda: not processes_with(marker), timeout_s=15), command_lines(
+        processes_with(marker)
+    )
+    assert not out.exists()
+
+
+# ------------------------------------------------------------ web worker processes
+
+
+@pytest.mark.slow
+def test_the_web_worker_pool_stops_the_prefect_servers_it_started(
+    tmp_path: Path, marker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flow in a worker process starts a local server; shutting the pool down stops it."""
+    from web.processing import Job, Processor
+
+    monkeypatch.setenv("SESSION_ANALYZER_DATA_DIR", str(tmp_path / "data"))
+    bad = tmp_path / "not audio.wav"
+    bad.write_bytes(b"not audio at all" * 100)
+    processor = Processor(workers=1, data_dir=tmp_path / "data")
+    job = Job("life" + "x" * 18, str(bad), str(tmp_path / "out"), {"model": "tiny.en"}, mode="flow")
+    results: dict[str, object] = {}
+    try:
+        processor.submit(job, lambda done, result: results.update({done.public_id: result}))
+        assert wait_until(lambda: results, timeout_s=300), "the job never finished"
+        workers = [
+            pid
+            for pid in processes_with(marker)
+            if "uvicorn" not in Path(f"/proc/{pid}/cmdline").read_text()
+        ]
+        servers = [p for pid in workers for p in children_of(pid)]
+        assert servers, "the worker started no Prefect server (nothing to test)"
+    finally:
+        processor.shutdown()
+    result = results[job.public_id]
+    assert isinstance(result, dict) and result["status"] == "failed"
+    assert "not a recognised audio or video file" in str(result["error"])
+    assert wait_until(lambda: not processes_with(marker), timeout_s=20), command_lines(
+        processes_with(marker)
+    )
+
+
+# ------------------------------------------------------------------------ serve
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stops_everything_on_a_signal(
+    tmp_path: Path, marker: str, signum: signal.Signals
+) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
+        env=environment(tmp_path, SESSION_ANALYZER_SECRET_KEY="x" * 40),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert wait_until(lambda: _port_open(port), timeout_s=90), "serve never listened"
+        os.kill(process.pid, signum)
+        process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 0
+    assert not _port_open(port)
+    assert wait_until(lambda: not processes_with(marker), timeout_s=15), command_lines(
+        processes_with(marker)
+    )
