@@ -299,11 +299,11 @@ def _tune(data: Sequence[Example], heads: dict[str, Head], options: FitOptions) 
     for train, test in transcript_folds(data, n_folds=options.inner_folds, seed=1):
         inner = _fit(train, options, tune=False)
         for e in test:
-            p = mi_codes.utterance_probabilities(inner, e.role, e.text, e.context)
+            estimated = mi_codes.utterance_probabilities(inner, e.role, e.text, e.context)
             for task in TASKS:
                 label = task.label(e)
                 if e.role == task.role and label is not None:
-                    probs[task.name].append(p[task.name])
+                    probs[task.name].append(estimated[task.name])
                     truth[task.name].append(label)
     tuned = dict(heads)
     for task in TASKS:
@@ -506,7 +506,8 @@ def human_agreement(path: Path) -> dict[str, dict[str, float]]:
     On the development transcripts that all ten annotators labelled: a human
     reference for how far these labels can be reproduced at all.
     """
-    data, codes = [], []
+    data: list[Example] = []
+    codes: list[UtteranceCode] = []
     for transcript_id, role, one, others in annotator_agreement_pairs(path):
         data.append(
             Example(
