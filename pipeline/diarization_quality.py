@@ -71,6 +71,9 @@ class Candidate:
     """``(speakers, dimension)``, row ``k`` is ``SPEAKER_{k:02d}``."""
     silhouette: float
     """Cosine silhouette of the clustered embeddings (nan when undefined)."""
+    merged_local: float = float("nan")
+    """Of the chunks where the segmentation heard two voices, the fraction whose two
+    voices were clustered as one speaker (nan when no chunk heard two)."""
 
 
 def speaker_shares(turns: Sequence[Turn]) -> dict[str, float]:
@@ -154,6 +157,7 @@ def quality_measures(
     centroid_similarity: float = float("nan"),
     agreement: float = float("nan"),
     silhouette: float = float("nan"),
+    merged_local: float = float("nan"),
 ) -> dict[str, float]:
     """The numbers the rules look at, rounded to 3 decimals; unknown (nan) ones are left out.
 
@@ -166,6 +170,7 @@ def quality_measures(
         "centroid_similarity": centroid_similarity,
         "agreement": agreement,
         "silhouette": silhouette,
+        "merged_local": merged_local,
     }
     return {k: round(v, 3) for k, v in measures.items() if np.isfinite(v)}
 
@@ -268,6 +273,7 @@ def choose(
             centroid_similarity=centroid_similarity(candidate.exclusive, candidate.centroids),
             agreement=agreed,
             silhouette=candidate.silhouette,
+            merged_local=candidate.merged_local,
         )
 
     first = judge(measures_of(primary), tried=(primary.name,), expect_dialogue=expect_dialogue)
@@ -382,6 +388,7 @@ def _candidate(
         )
         labels = np.asarray(hard[chunk_idx, speaker_idx], dtype=np.int64)
     hard = np.array(hard)
+    merged = merged_local_fraction(hard, chunk_idx, speaker_idx)
     hard[np.sum(binarized.data, axis=1) == 0] = -2
     cap = num_speakers or max_speakers or np.iinfo(np.int8).max
     capped = np.minimum(count.data, cap).astype(np.int8)
@@ -404,7 +411,28 @@ def _candidate(
         exclusive=_annotation_turns(exclusive),
         centroids=np.asarray(centroids, dtype=np.float64),
         silhouette=silhouette(np.asarray(train, dtype=np.float64), labels),
+        merged_local=merged,
     )
+
+
+def merged_local_fraction(
+    hard: npt.NDArray[np.integer[Any]],
+    chunk_idx: npt.NDArray[np.integer[Any]],
+    speaker_idx: npt.NDArray[np.integer[Any]],
+) -> float:
+    """Of chunks with two or more clustered local speakers, the fraction where two share a cluster.
+
+    The segmentation model hears the voices of one 10 s chunk apart; when the
+    clustering then puts two of them in the same speaker, it contradicts the
+    segmentation: a sign that it cannot tell the voices apart.
+    """
+    by_chunk: dict[int, list[int]] = {}
+    for chunk, speaker in zip(chunk_idx.tolist(), speaker_idx.tolist(), strict=True):
+        by_chunk.setdefault(chunk, []).append(int(hard[chunk, speaker]))
+    several = [clusters for clusters in by_chunk.values() if len(clusters) >= 2]
+    if not several:
+        return float("nan")
+    return sum(len(set(c)) < len(c) for c in several) / len(several)
 
 
 def two_means_labels(embeddings: FloatArray, *, clusters: int = 2) -> npt.NDArray[np.int64]:

@@ -21,6 +21,7 @@ from pipeline.diarization_quality import (
     choose,
     diarization_block,
     judge,
+    merged_local_fraction,
     quality_cues,
     quality_measures,
     read_diarization_block,
@@ -212,6 +213,16 @@ def test_two_means_and_silhouette_on_separable_embeddings() -> None:
     assert labels[0] != labels[20]
     assert silhouette(embeddings, labels) > 0.9
     assert np.isnan(silhouette(embeddings, np.zeros(30, dtype=np.int64)))
+
+
+def test_merged_local_counts_chunks_whose_two_voices_became_one_speaker() -> None:
+    # 4 chunks x 3 local speakers; chunks 0-2 have two clustered local speakers, chunk 3 one
+    hard = np.array([[0, 1, 0], [1, 1, 0], [0, 0, 0], [1, 0, 0]])
+    chunk_idx = np.array([0, 0, 1, 1, 2, 2, 3])
+    speaker_idx = np.array([0, 1, 0, 1, 1, 2, 0])
+    # chunk 1 (1, 1) and chunk 2 (0, 0) merged; chunk 0 (0, 1) kept apart
+    assert merged_local_fraction(hard, chunk_idx, speaker_idx) == pytest.approx(2 / 3)
+    assert np.isnan(merged_local_fraction(hard, np.array([3]), np.array([0])))
 
 
 @settings(max_examples=50, deadline=None)
