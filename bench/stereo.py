@@ -13,8 +13,10 @@ Two measurements for issue 9:
 * **Diarization that knows when it failed.** The quality level on clean
   recordings (the fixtures' dialogues and the real sample call, expected
   ``good``) and on recordings made to collapse: one espeak voice speaking both
-  parts, or the same voice shifted by a semitone, at 8 kHz with hiss (expected
-  ``doubtful`` or ``poor``).
+  parts, or the same voice shifted by one or two semitones, at 8 kHz with hiss
+  (expected ``doubtful`` or ``poor``), and the real sample call through a phone
+  line (8 kHz, 300-3400 Hz, μ-law, hiss), where ``good`` must come with
+  correct talk shares.
 
 Run ``python -m bench.stereo`` (``--help`` for options); it prints Markdown
 tables. Nothing is downloaded; everything is built from committed fixtures
@@ -245,6 +247,29 @@ def similar_voices(
     return samples.astype(np.float32), tuple(turns)
 
 
+def _mu_law(samples: Samples, *, mu: float = 255.0) -> Samples:
+    """G.711 μ-law: compand, quantise to 8 bits, expand."""
+    companded = np.sign(samples) * np.log1p(mu * np.abs(samples)) / np.log1p(mu)
+    quantised = np.round(companded * 127) / 127
+    expanded: Samples = (np.sign(quantised) * ((1 + mu) ** np.abs(quantised) - 1) / mu).astype(
+        np.float32
+    )
+    return expanded
+
+
+def phone_line(samples: Samples, *, noise_dbfs: float = -40.0) -> Samples:
+    """A phone line: 8 kHz, 300-3400 Hz band, G.711 μ-law, hiss; back at 16 kHz."""
+    from scipy.signal import butter, sosfilt
+
+    narrow = resample_poly(samples, 1, 2)
+    band = butter(4, [300, 3400], btype="band", fs=8000, output="sos")
+    narrow = sosfilt(band, narrow)
+    narrow = _mu_law(np.clip(2 * narrow, -1, 1).astype(np.float32)) / 2
+    wide = resample_poly(narrow, 2, 1)[: len(samples)]
+    line: Samples = (wide + _noise(len(wide), noise_dbfs, 0)).astype(np.float32)
+    return line
+
+
 # ------------------------------------------------------------------- report
 
 
@@ -323,6 +348,10 @@ def quality_recordings(which: str) -> list[tuple[str, Samples, Sequence[Turn], s
             ("dialogue_stereo (mixed)", stereo.first + stereo.second, stereo.reference, "good")
         )
     if which in ("all", "collapse"):
+        folder = pyannote_sample_dir()
+        sample, _ = sf.read(folder / "sample.wav", dtype="float32")
+        call = read_rttm((folder / "sample.rttm").read_text())
+        out.append(("sample call, phone line (8 kHz μ-law)", phone_line(sample), call, "any"))
         for semitones in (0.0, 1.0, 2.0):
             samples, reference = similar_voices(semitones=semitones)
             label = f"one voice twice{f', +{semitones:g} semitone' if semitones else ''}, 8 kHz"

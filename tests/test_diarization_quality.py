@@ -7,11 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.stereo import similar_voices
+from bench.degraded import share_error
+from bench.stereo import phone_line, similar_voices
 from cli.main import main
+from pipeline.accuracy import read_rttm
 from pipeline.audio import load_audio
 from pipeline.channels import CHANNEL_MODEL
 from pipeline.diarization_quality import (
@@ -353,3 +356,18 @@ def test_cli_splits_a_stereo_recording_by_itself_and_records_why(
     assert document["diarization"]["channels"]["reason"].startswith("mixed down by request")
     assert document["diarization"]["quality"] in ("good", "doubtful", "poor")
     capsys.readouterr()
+
+
+@pytest.mark.slow
+def test_the_real_call_over_a_phone_line_is_never_confidently_wrong(sample_dir: Path) -> None:
+    """8 kHz μ-law with hiss: pyannote's clustering collapses; either repaired, or flagged."""
+    samples, _ = sf.read(sample_dir / "sample.wav", dtype="float32")
+    reference = read_rttm((sample_dir / "sample.rttm").read_text())
+    found = diarize(_audio(phone_line(samples)), device="cpu")
+    assert found.quality is not None
+    error = share_error(reference, found.exclusive)
+    if found.quality.level == "good":
+        assert error <= 0.1
+    else:
+        assert found.quality.cues
+        assert found.quality.tried[:2] == ("agglomerative", "two-means")
