@@ -177,3 +177,23 @@ def test_internal_errors_are_logged_without_paths(caplog: pytest.LogCaptureFixtu
     assert re.fullmatch(
         r"test_hardening\.py:\d+ in test_internal_errors_are_logged_without_paths", text
     )
+
+
+def test_roles_are_not_corrected_from_a_damaged_document(
+    app: FastAPI, settings: object, make_user: Callable[..., User]
+) -> None:
+    import json
+
+    alice = make_user("alice")
+    public_id = alice.upload_done()
+    session_json = app.state.storage.out_dir(public_id) / "session.json"
+    document = json.loads(session_json.read_text("utf-8"))
+    document["utterances"][0]["word_range"] = [10**6, 10**6 + 5]
+    damaged = json.dumps(document)
+    session_json.write_text(damaged, "utf-8")
+    response = alice.client.post(
+        f"/sessions/{public_id}/swap", data={"csrf_token": alice.csrf}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["location"].endswith("?error=inconsistent")
+    assert session_json.read_text("utf-8") == damaged

@@ -4,6 +4,7 @@ corrections and downloads."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ from web.routes.sessions import STAGE_LABELS, stage_of
 from web.storage import Storage
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 NOTICES = {
     "duplicate": "You uploaded this recording before: this is that session.",
@@ -30,6 +32,8 @@ ERRORS = {
     "one-speaker": "Only one speaker has a role: choose the counselor below instead.",
     "speaker": "Choose one of the speakers found in the recording.",
     "no-transcript": "Roles cannot be corrected after the transcript was deleted.",
+    "inconsistent": "The stored analysis is damaged (its parts do not agree), so roles cannot "
+    "be corrected; analyze the recording again.",
 }
 DOWNLOADS = {
     "session.json": ("application/json", "session-{id}.json"),
@@ -127,6 +131,7 @@ def _rescore(
 ) -> Response:
     """Swap or name the counselor, recompute from session.json, rewrite every output."""
     from pipeline.document import rescore_document, swap_roles
+    from pipeline.document_check import document_problems
     from pipeline.outputs import write_outputs
     from pipeline.roles import RoleHint
 
@@ -135,6 +140,9 @@ def _rescore(
     document = recordings.read_document(storage, recording)
     if document is None:
         return RedirectResponse(f"{url}?error=no-transcript", status_code=303)
+    if document_problems(document):  # never rewrite from a document that does not hold together
+        log.warning("session %s: stored document does not hold together", recording.public_id)
+        return RedirectResponse(f"{url}?error=inconsistent", status_code=303)
     if change == "swap":
         try:
             updated = swap_roles(document)
