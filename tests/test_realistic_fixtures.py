@@ -108,37 +108,39 @@ def measured(rule: str, variant: str) -> dict[str, Counts]:
 
 
 # Bounds: what `python -m bench.events` measured (docs/metrics.md), less a modest margin.
-BOUNDS: dict[tuple[str, str], dict[str, float]] = {
-    ("completion", "mono"): {
-        "interruption_precision": 0.0,
-        "interruption_recall": 0.0,
-        "terminal_precision": 0.0,
-        "backchannel_precision": 0.0,
-        "backchannel_recall": 0.0,
+# Measured (completion rule), mono: interruptions P 8/9, R 8/16, terminal overlaps counted
+# as interruptions 1/8, backchannels P 10/15, R 10/15; stereo: P 5/5, R 5/8, 0/4, 7/7, 7/7.
+# The targets (P and R >= 0.85) are met only for backchannels in stereo: in the mono
+# mix the diarization misplaces turn boundaries by up to 0.7 s and misses overlapped
+# backchannels, and Whisper often closes the cut-off fragment with a period.
+BOUNDS: dict[str, dict[str, float]] = {
+    "mono": {
+        "interruption_precision": 0.75,
+        "interruption_recall": 0.4,
+        "terminal_not_interruption": 0.75,
+        "backchannel_precision": 0.55,
+        "backchannel_recall": 0.55,
     },
-    ("completion", "stereo"): {
-        "interruption_precision": 0.0,
-        "interruption_recall": 0.0,
-        "terminal_precision": 0.0,
-        "backchannel_precision": 0.0,
-        "backchannel_recall": 0.0,
+    "stereo": {
+        "interruption_precision": 0.85,
+        "interruption_recall": 0.5,
+        "terminal_not_interruption": 0.75,
+        "backchannel_precision": 0.85,
+        "backchannel_recall": 0.85,
     },
 }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rule, variant", sorted(BOUNDS))
-def test_event_precision_and_recall(rule: str, variant: str) -> None:
-    c = measured(rule, variant)
-    bounds = BOUNDS[(rule, variant)]
-    interruption, terminal, backchannel = (
-        c["interruption"],
-        c["terminal_overlap"],
-        c["backchannel"],
-    )
+@pytest.mark.parametrize("variant", sorted(BOUNDS))
+def test_event_precision_and_recall_with_the_completion_rule(variant: str) -> None:
+    c = measured("completion", variant)
+    bounds = BOUNDS[variant]
+    interruption, backchannel = c["interruption"], c["backchannel"]
+    wrong = c["terminal_as_interruption"]
     assert (interruption.precision or 0.0) >= bounds["interruption_precision"]
     assert (interruption.recall or 0.0) >= bounds["interruption_recall"]
-    assert (terminal.precision or 0.0) >= bounds["terminal_precision"]
+    assert 1.0 - wrong.matched / wrong.planted >= bounds["terminal_not_interruption"]
     assert (backchannel.precision or 0.0) >= bounds["backchannel_precision"]
     assert (backchannel.recall or 0.0) >= bounds["backchannel_recall"]
 
@@ -148,3 +150,4 @@ def test_completion_rule_finds_more_interruptions_than_the_timing_rule() -> None
     for variant in ("mono", "stereo"):
         completion, timing = measured("completion", variant), measured("timing", variant)
         assert completion["interruption"].matched > timing["interruption"].matched
+        assert completion["interruption"].recall is not None
