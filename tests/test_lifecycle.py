@@ -297,3 +297,30 @@ def test_serve_stops_everything_on_a_signal(
     assert wait_until(lambda: not processes_with(marker), timeout_s=15), command_lines(
         processes_with(marker)
     )
+
+
+# --------------------------------------------------------------------------- console
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_pyannotes_torchcodec_warning_is_hidden_unless_verbose(tmp_path: Path, quiet: bool) -> None:
+    """The CLI hides third-party warnings about features we do not use; --verbose shows them."""
+    code = "import pyannote.audio.core.io"
+    if quiet:
+        code = "from cli.console import quiet_third_party_warnings as q; q(); " + code
+    env = environment(tmp_path)
+    env.pop("PYTHONWARNINGS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    if not quiet and "torchcodec" not in done.stderr:
+        pytest.skip("this torchcodec loads (no warning to hide)")
+    assert ("torchcodec" in done.stderr) is not quiet
+    assert (done.stderr.strip() == "") is quiet
