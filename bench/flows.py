@@ -89,7 +89,7 @@ def _timed_session(path: Path, out: Path, speech: Any) -> tuple[float, dict[str,
 
 
 def _timed_cohort(source: Path, out: Path, speech: Any, workers: int) -> dict[str, Any]:
-    from flows.analyze_session import quiet_console
+    from flows.prefect_internals import quiet_console
     from flows.score_cohort import run_cohort_flow
 
     start = time.perf_counter()
