@@ -29,6 +29,7 @@ from pipeline.measures import floor_stretches, interruption_events
 from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
 from pipeline.roles import RoleHint, assign_roles, label_turns, label_utterances
 from pipeline.session import SpeechOptions, SpeechResult, analyze_speech, role_hint
+from pipeline.types import Turn, Utterance
 
 REALISTIC = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "realistic"
 MATCH_TOLERANCE_S = 0.5
@@ -107,6 +108,37 @@ def found_events(
     return out
 
 
+def reference_events(
+    result: SpeechResult,
+    truth: Mapping[str, Any],
+    *,
+    config: MetricsConfig = DEFAULT_METRICS_CONFIG,
+) -> dict[str, list[dict[str, Any]]]:
+    """Like :func:`found_events`, but on the truth's turns and roles: a diagnostic that
+    separates the interruption rule from the diarization.
+
+    The ASR words are the pipeline's, each given to the role whose planted segment
+    holds its midpoint (a full sentence before an attempt or a backchannel).
+    """
+    segments = truth["segments"]
+    turns = tuple(Turn(s["start"], s["end"], s["role"]) for s in segments)
+    words = []
+    for w in result.words:
+        mid = (w.start + w.end) / 2
+        holders = [s for s in segments if s["start"] - 0.05 <= mid <= s["end"] + 0.05]
+        if holders:
+            holders.sort(key=lambda s: (s["kind"] != "speech", -s["start"]))
+            words.append(dataclasses.replace(w, speaker=holders[0]["role"]))
+    utterances = tuple(Utterance(w.start, w.end, w.speaker, (w,)) for w in words)
+    stretches = floor_stretches(turns, utterances, config=config)
+    events = interruption_events(stretches, turns, words=words, config=config)
+    out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+    for e in events:
+        out[e.kind].append({"start": e.start, "who": e.interrupter})
+    out["backchannel"] = [{"start": s.start, "who": s.role} for s in stretches if s.backchannel]
+    return out
+
+
 def planted_events(truth: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """The truth's events in the same shape as :func:`found_events`."""
     out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
@@ -164,11 +196,23 @@ class Counts:
 
 
 def evaluate(
-    result: SpeechResult, truth: Mapping[str, Any], *, config: MetricsConfig
+    result: SpeechResult,
+    truth: Mapping[str, Any],
+    *,
+    config: MetricsConfig,
+    reference_turns: bool = False,
 ) -> dict[str, Counts]:
     """Counts per kind, plus ``terminal_as_interruption``: planted terminal overlaps
-    that came out as interruptions (found = all planted terminal overlaps)."""
-    found, planted = found_events(result, config=config), planted_events(truth)
+    that came out as interruptions (found = all planted terminal overlaps).
+
+    ``reference_turns``: judge on the truth's turns (:func:`reference_events`).
+    """
+    found = (
+        reference_events(result, truth, config=config)
+        if reference_turns
+        else found_events(result, config=config)
+    )
+    planted = planted_events(truth)
     out = {
         kind: Counts(len(planted[kind]), len(found[kind]), matches(found[kind], planted[kind]))
         for kind in KINDS
@@ -228,13 +272,16 @@ def run(
     rules: Sequence[str] = ("timing", "completion"),
     folder: Path = REALISTIC,
     cache_dir: Path | None = None,
+    reference_turns: bool = False,
 ) -> dict[str, dict[str, dict[str, Counts]]]:
     """Counts per rule, per variant (``mono``, ``stereo``) summed over the fixtures."""
     out: dict[str, dict[str, dict[str, Counts]]] = {rule: {} for rule in rules}
     for case in cases(folder):
         result = analyzed(case, cache_dir=cache_dir)
         for rule in rules:
-            counts = evaluate(result, case.truth, config=rule_config(rule))
+            counts = evaluate(
+                result, case.truth, config=rule_config(rule), reference_turns=reference_turns
+            )
             total = out[rule].setdefault(case.variant, {})
             for kind, c in counts.items():
                 total[kind] = total.get(kind, Counts()) + c
@@ -246,8 +293,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, help="keep model-stage results here between runs")
     parser.add_argument("--rules", nargs="+", default=["timing", "completion"])
     parser.add_argument("--fixtures", type=Path, default=REALISTIC, help="folder of fixtures")
+    parser.add_argument(
+        "--reference-turns",
+        action="store_true",
+        help="diagnostic: judge on the truth's turns and roles with the pipeline's words",
+    )
     args = parser.parse_args(argv)
-    for row in table(run(rules=args.rules, folder=args.fixtures, cache_dir=args.cache)):
+    results = run(
+        rules=args.rules,
+        folder=args.fixtures,
+        cache_dir=args.cache,
+        reference_turns=args.reference_turns,
+    )
+    for row in table(results):
         print(row)
     return 0
 
