@@ -324,3 +324,79 @@ def test_pyannotes_torchcodec_warning_is_hidden_unless_verbose(tmp_path: Path, q
         pytest.skip("this torchcodec loads (no warning to hide)")
     assert ("torchcodec" in done.stderr) is not quiet
     assert (done.stderr.strip() == "") is quiet
+
+
+# ------------------------------------------------------- make server / make worker
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], *, timeout_s: float) -> bool:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(1)
+    return False
+
+
+@pytest.mark.slow
+def test_prefect_server_and_worker_stop_everything_on_sigterm(tmp_path: Path, marker: str) -> None:
+    """What ``make server`` and ``make worker`` run: each ends with all its children."""
+    prefect = str(Path(sys.executable).parent / "prefect")
+    port = _free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    server_env = environment(
+        tmp_path / "server",
+        PREFECT_HOME=str(tmp_path / "server-home"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+    )
+    server_marker = f"SESSION_ANALYZER_DATA_DIR={tmp_path / 'server' / 'data'}"
+    server = subprocess.Popen(
+        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-ui"],
+        env=server_env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        assert _wait_healthy(api_url, server, timeout_s=180), "the Prefect server never started"
+        worker = subprocess.Popen(
+            [prefect, "worker", "start", "--pool", "lifecycle", "--type", "process"],
+            env=environment(
+                tmp_path, PREFECT_API_URL=api_url, PREFECT_HOME=str(tmp_path / "worker-home")
+            ),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        assert wait_until(lambda: processes_with(marker), timeout_s=30)
+        time.sleep(10)  # the worker creates its pool and starts polling
+        assert worker.poll() is None, "the worker did not stay up"
+        os.kill(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=60)
+        assert wait_until(lambda: not processes_with(marker), timeout_s=15), command_lines(
+            processes_with(marker)
+        )
+        os.kill(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+        assert wait_until(lambda: not processes_with(server_marker), timeout_s=15), command_lines(
+            processes_with(server_marker)
+        )
+        assert not _port_open(port)
+    finally:
+        for process in (worker, server):
+            if process is not None and process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        kill_all(server_marker)
