@@ -16,7 +16,7 @@ expert-rated reference transcripts when the norms are built
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +64,12 @@ class BehaviourSummary:
     """Counselor turns with therapist input, by kind (``information``, ``advice``, ...)."""
     client_talk: Counter[str]
     """Client turns by talk type (``change`` / ``neutral`` / ``sustain``)."""
+    expected: Mapping[str, float]
+    """Expected counts: the coder's probabilities summed over turns (``question``,
+    ``reflection``, ``therapist_input``, ``change``, ``sustain``); a code without a
+    probability counts 1 when present, 0 when absent. Session rates from expected
+    counts do not jump at the per-turn decision thresholds, so the score uses them
+    ("probabilistic classify and count", Bella et al. 2010)."""
 
     @property
     def question_total(self) -> int:
@@ -130,6 +136,7 @@ class BehaviourSummary:
                 "neutral": self.client_talk["neutral"],
                 "sustain": self.client_talk["sustain"],
             },
+            "expected": {k: round(v, 3) + 0.0 for k, v in sorted(self.expected.items())},
             "reflection_to_question_ratio": rounded(self.reflection_to_question_ratio),
             "therapist_input_per_turn": rounded(self.therapist_input_per_turn),
             "change_talk_share": rounded(self.change_talk_share),
@@ -137,10 +144,16 @@ class BehaviourSummary:
         }
 
 
+def _expected(values: Sequence[tuple[float | None, bool]]) -> float:
+    return sum(float(present) if p is None else p for p, present in values)
+
+
 def summarize_behaviour(turns: Sequence[CodedTurn]) -> BehaviourSummary:
     """Count the codes of a session's counselor and client turns (other roles are ignored)."""
     counselor = [t for t in turns if t.role == COUNSELOR]
     client = [t for t in turns if t.role == CLIENT]
+    codes = [t.code for t in counselor]
+    talk = [t.code for t in client]
     return BehaviourSummary(
         counselor_turns=len(counselor),
         client_turns=len(client),
@@ -151,4 +164,13 @@ def summarize_behaviour(turns: Sequence[CodedTurn]) -> BehaviourSummary:
             t.code.therapist_input for t in counselor if t.code.therapist_input
         ),
         client_talk=Counter(t.code.client_talk for t in client if t.code.client_talk),
+        expected={
+            "question": _expected([(c.p_question, c.question is not None) for c in codes]),
+            "reflection": _expected([(c.p_reflection, c.reflection is not None) for c in codes]),
+            "therapist_input": _expected(
+                [(c.p_therapist_input, c.therapist_input is not None) for c in codes]
+            ),
+            "change": _expected([(c.p_change, c.client_talk == "change") for c in talk]),
+            "sustain": _expected([(c.p_sustain, c.client_talk == "sustain") for c in talk]),
+        },
     )

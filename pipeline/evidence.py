@@ -134,28 +134,26 @@ class EvidenceInputs:
     def score_features(self) -> dict[str, float] | None:
         """The score model's inputs; ``None`` without client speech or counselor turns.
 
-        Rates with small counts are smoothed so every session has a value:
-        reflections and questions as log((R + 0.5) / (Q + 0.5)), change talk as
-        (change + 1) / (change + sustain + 2).
+        The behaviour rates use the coder's expected counts
+        (:attr:`~pipeline.behaviour.BehaviourSummary.expected`), smoothed so every
+        session has a value: reflections vs questions as log((R + 0.5) / (Q + 0.5)),
+        change talk as (change + 1) / (change + sustain + 2).
         """
         b = self.behaviour
         if self.client_share is None or b.counselor_turns == 0:
             return None
         mean_words = b.mean_counselor_turn_words
-        input_rate = b.therapist_input_per_turn
-        assert mean_words is not None and input_rate is not None  # counselor_turns > 0
-        change, sustain = b.client_talk["change"], b.client_talk["sustain"]
+        assert mean_words is not None  # counselor_turns > 0
+        e = b.expected
         return {
             "client_share": self.client_share,
             "mean_counselor_turn_words": mean_words,
-            "reflection_question_balance": _log_ratio(b.reflection_total, b.question_total),
-            "therapist_input_per_utterance": input_rate,
-            "change_talk_share_smoothed": (change + 1) / (change + sustain + 2),
+            "reflection_question_balance": math.log(
+                (e["reflection"] + 0.5) / (e["question"] + 0.5)
+            ),
+            "therapist_input_per_utterance": e["therapist_input"] / b.counselor_turns,
+            "change_talk_share_smoothed": (e["change"] + 1) / (e["change"] + e["sustain"] + 2),
         }
-
-
-def _log_ratio(a: int, b: int) -> float:
-    return math.log((a + 0.5) / (b + 0.5))
 
 
 def inputs_from_metrics(metrics: SessionMetrics) -> EvidenceInputs:
@@ -241,7 +239,9 @@ class Evidence:
     @property
     def score_meaning(self) -> str:
         if self.score is None:
-            return "No score: the session has too little counselor and client speech to estimate one."
+            return (
+                "No score: the session has too little counselor and client speech to estimate one."
+            )
         return (
             f"Estimated probability ({self.score * 100:.0f}%) that expert raters would judge "
             "this session good, client-centred motivational interviewing, from a model fitted "
@@ -471,4 +471,3 @@ def evaluate(
         reliability=Reliability(role_confidence, diarization_quality, tuple(blockers)),
         source=norms.source,
     )
-

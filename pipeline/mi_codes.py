@@ -30,7 +30,7 @@ import re
 import zipfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -99,6 +99,13 @@ class UtteranceCode:
     reflection: Literal["simple", "complex"] | None = None
     therapist_input: Literal["information", "advice", "options", "negotiation"] | None = None
     client_talk: Literal["change", "neutral", "sustain"] | None = None
+    p_question: float | None = field(default=None, compare=False)
+    """The coder's probability that a question is present (``None``: not estimated)."""
+    p_reflection: float | None = field(default=None, compare=False)
+    p_therapist_input: float | None = field(default=None, compare=False)
+    p_change: float | None = field(default=None, compare=False)
+    """For a client turn, the probability of change talk."""
+    p_sustain: float | None = field(default=None, compare=False)
 
     @property
     def other(self) -> bool:
@@ -423,7 +430,15 @@ def code_utterances(
         probs = utterance_probabilities(coder, role, text, context)
         if role == "client":
             head = coder.heads["client_talk"]
-            codes.append(UtteranceCode(role, client_talk=_argmax(head, probs["client_talk"])))  # type: ignore[arg-type]
+            p = probs["client_talk"]
+            codes.append(
+                UtteranceCode(
+                    role,
+                    client_talk=_argmax(head, p),  # type: ignore[arg-type]
+                    p_change=float(p[head.classes.index("change")]),
+                    p_sustain=float(p[head.classes.index("sustain")]),
+                )
+            )
             continue
         found: dict[str, str | None] = {}
         for behaviour, exists, kind in (
@@ -433,7 +448,15 @@ def code_utterances(
         ):
             present = _present(coder.heads[exists], probs[exists])
             found[behaviour] = _argmax(coder.heads[kind], probs[kind]) if present else None
-        codes.append(UtteranceCode(role, **found))  # type: ignore[arg-type]
+        codes.append(
+            UtteranceCode(
+                role,
+                **found,  # type: ignore[arg-type]
+                p_question=float(probs["question_exists"][1]),
+                p_reflection=float(probs["reflection_exists"][1]),
+                p_therapist_input=float(probs["input_exists"][1]),
+            )
+        )
     return tuple(codes)
 
 

@@ -12,6 +12,7 @@ committed, never the transcripts. ``docs/evidence.md`` explains each number.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -43,7 +44,10 @@ class Quantiles:
     def to_dict(self) -> dict[str, Any]:
         return {
             "n": self.n,
-            **{f"p{q}": round(v, 4) + 0.0 for q, v in zip(QUANTILE_LEVELS, self.values, strict=True)},
+            **{
+                f"p{q}": round(v, 4) + 0.0
+                for q, v in zip(QUANTILE_LEVELS, self.values, strict=True)
+            },
         }
 
     def percentile_of(self, value: float) -> float:
@@ -164,7 +168,9 @@ class Norms:
 
 
 def _quantiles(entry: Mapping[str, Any]) -> Quantiles:
-    return Quantiles(n=int(entry["n"]), values=tuple(float(entry[f"p{q}"]) for q in QUANTILE_LEVELS))
+    return Quantiles(
+        n=int(entry["n"]), values=tuple(float(entry[f"p{q}"]) for q in QUANTILE_LEVELS)
+    )
 
 
 def parse_norms(raw: Mapping[str, Any]) -> Norms:
@@ -194,8 +200,10 @@ def parse_norms(raw: Mapping[str, Any]) -> Norms:
         )
         return Norms(source=str(raw["source"]), measures=measures, score=score, raw=raw)
     except (KeyError, TypeError, ValueError) as error:
-        raise NormsError(f"norms file has an unexpected layout ({error!r}); rebuild it with "
-                         "scripts/build_norms.py") from error
+        raise NormsError(
+            f"norms file has an unexpected layout ({error!r}); rebuild it with "
+            "scripts/build_norms.py"
+        ) from error
 
 
 @functools.cache
@@ -245,7 +253,7 @@ def youden_threshold(high: Sequence[float], low: Sequence[float], *, better: Bet
     values = sorted(set(high) | set(low))
     if len(values) < 2:
         return values[0]
-    cuts = [(a + b) / 2 for a, b in zip(values, values[1:])]
+    cuts = [(a + b) / 2 for a, b in itertools.pairwise(values)]
     mid = (quantiles_of(high).values[2] + quantiles_of(low).values[2]) / 2
 
     def passes(v: float, cut: float) -> bool:

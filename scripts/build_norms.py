@@ -16,9 +16,8 @@ reports, with the analyzer's own definitions (:class:`pipeline.evidence.Evidence
   what the analyzer measures, errors included; ``--codes expert`` uses the
   experts' labels instead (an upper bound, for the documentation).
 * AnnoMI has no speech timing: the client's share of talk is its share of the
-  words; turn lengths in seconds come from the utterances' start times; a
-  counselor interruption is a client utterance the transcriber ended with a
-  dash (cut off) followed by the counselor.
+  words; turn lengths in seconds come from the utterances' start times;
+  interruptions are not marked (see :data:`WITHOUT_NORMS`).
 
 Then per measure and quality group the quantiles, the AUC of high vs low
 quality and a threshold; and the score model, a balanced logistic regression
@@ -32,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -43,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from annomi import (  # noqa: E402
+from annomi import (
     RESERVED_TRANSCRIPT_IDS,
     AnnoMIUtterance,
     by_transcript,
@@ -52,11 +50,11 @@ from annomi import (  # noqa: E402
     reserved_rows,
 )
 
-from pipeline.behaviour import CodedTurn, summarize_behaviour  # noqa: E402
-from pipeline.evidence import MEASURES, EvidenceInputs  # noqa: E402
-from pipeline.measures import tokenize  # noqa: E402
-from pipeline.mi_codes import UtteranceCode  # noqa: E402
-from pipeline.norms import (  # noqa: E402
+from pipeline.behaviour import CodedTurn, summarize_behaviour
+from pipeline.evidence import MEASURES, EvidenceInputs
+from pipeline.measures import tokenize
+from pipeline.mi_codes import UtteranceCode
+from pipeline.norms import (
     NORMS_PATH,
     Better,
     Transform,
@@ -80,9 +78,10 @@ BAND_AGREEMENT = 0.9
 """A score band must agree with the experts for at least this share of sessions (equal priors)."""
 
 WITHOUT_NORMS = frozenset({"counselor_interruptions_per_10min"})
-"""Measures the transcripts cannot give: a transcriber's dash marks a cut-off, but
-also trailing off and self-repair (its AUC is 0.42: it does not track the analyzer's
-interruptions). Reported by ``--codes expert`` runs in the docs, not normed."""
+"""Measures the transcripts cannot give. A transcriber's dash ends a cut-off utterance,
+but also trailing off and self-repair: counted as "client cut off, then the counselor"
+per 10 minutes, it separated good from poor sessions with an AUC of 0.42 (worse than
+chance), so it is no proxy for the analyzer's interruptions."""
 
 SCORE_FEATURES: tuple[tuple[str, Transform], ...] = (
     ("client_share", "logit_share"),
@@ -132,22 +131,19 @@ def transcript_inputs(rows: Sequence[AnnoMIUtterance], codes: Codes) -> Evidence
         starts[i] = max(starts[i], starts[i - 1])
     n_words = [len(tokenize(r.text)) for r in rows]
     ends = [*starts[1:], starts[-1] + n_words[-1] / WORDS_PER_SECOND]
-    duration_s = max(ends[-1] - starts[0], 1.0)
     turns = [
         CodedTurn(start, end, r.role, r.text, n, codes[r.transcript_id, r.utterance_id])
         for r, start, end, n in zip(rows, starts, ends, n_words, strict=True)
     ]
-    words = {role: sum(n for r, n in zip(rows, n_words, strict=True) if r.role == role) for role in ("counselor", "client")}
+    words = {
+        role: sum(n for r, n in zip(rows, n_words, strict=True) if r.role == role)
+        for role in ("counselor", "client")
+    }
     total_words = words["counselor"] + words["client"]
-    cut_offs = sum(
-        1
-        for a, b in zip(rows, rows[1:])
-        if a.role == "client" and b.role == "counselor" and a.text.rstrip().endswith("-")
-    )
     counselor_s = [t.end - t.start for t in turns if t.role == "counselor"]
     return EvidenceInputs(
         client_share=words["client"] / total_words if total_words else None,
-        counselor_interruptions_per_10min=cut_offs * 600.0 / duration_s,
+        counselor_interruptions_per_10min=None,  # not in the transcripts: see WITHOUT_NORMS
         longest_counselor_monologue_s=max(counselor_s) if counselor_s else None,
         behaviour=summarize_behaviour(turns),
     )
@@ -169,7 +165,9 @@ def measure_norms(sessions: Sequence[tuple[int, str, EvidenceInputs]]) -> dict[s
     for spec in MEASURES:
         if spec.name in WITHOUT_NORMS:
             continue
-        high = [v for _, q, x in sessions if q == "high" and (v := x.values()[spec.name]) is not None]
+        high = [
+            v for _, q, x in sessions if q == "high" and (v := x.values()[spec.name]) is not None
+        ]
         low = [v for _, q, x in sessions if q == "low" and (v := x.values()[spec.name]) is not None]
         better: Better = spec.better
         area = auc(high, low, better=better)
@@ -192,14 +190,19 @@ def measure_norms(sessions: Sequence[tuple[int, str, EvidenceInputs]]) -> dict[s
 
 def _quantile_dict(values: Sequence[float]) -> dict[str, Any]:
     q = quantiles_of(values)
-    return {"n": q.n, **{f"p{lvl}": _r(v) for lvl, v in zip((5, 25, 50, 75, 95), q.values, strict=True)}}
+    return {
+        "n": q.n,
+        **{f"p{lvl}": _r(v) for lvl, v in zip((5, 25, 50, 75, 95), q.values, strict=True)},
+    }
 
 
 def _r(value: float) -> float:
     return round(float(value), 6) + 0.0
 
 
-def feature_matrix(sessions: Sequence[tuple[int, str, EvidenceInputs]]) -> tuple[np.ndarray, np.ndarray]:
+def feature_matrix(
+    sessions: Sequence[tuple[int, str, EvidenceInputs]],
+) -> tuple[np.ndarray, np.ndarray]:
     """Transformed score features (rows: sessions with a score) and labels (1 = high quality)."""
     rows, labels = [], []
     for _, quality, inputs in sessions:
@@ -337,7 +340,9 @@ def evaluate_reserved(rows: Sequence[AnnoMIUtterance], norms_path: Path) -> list
     results = []
     for tid, group in by_transcript(reserved_rows(rows)).items():
         predicted = code_utterances([(r.role, r.text) for r in group], coder=coder)
-        codes = {(r.transcript_id, r.utterance_id): c for r, c in zip(group, predicted, strict=True)}
+        codes = {
+            (r.transcript_id, r.utterance_id): c for r, c in zip(group, predicted, strict=True)
+        }
         inputs = transcript_inputs(group, codes)
         features = inputs.score_features()
         score = None if features is None else norms.score.probability(features)
@@ -373,11 +378,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     norms = build(rows, get_codes(development_rows(rows)), code_source=code_source)
     args.out.write_text(json.dumps(norms, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     cv = norms["score_model"]["cross_validation"]
-    print(f"wrote {args.out}: score CV AUC {cv['auc']:.3f} ± {cv['auc_sd']:.3f}, "
-          f"balanced accuracy {cv['balanced_accuracy']:.3f}, Brier {cv['balanced_brier']:.3f}, "
-          f"bands {norms['score_model']['bands']}")
+    print(
+        f"wrote {args.out}: score CV AUC {cv['auc']:.3f} ± {cv['auc_sd']:.3f}, "
+        f"balanced accuracy {cv['balanced_accuracy']:.3f}, Brier {cv['balanced_brier']:.3f}, "
+        f"bands {norms['score_model']['bands']}"
+    )
     for name, m in norms["measures"].items():
-        print(f"  {name:36s} AUC {m['auc']:.3f}  threshold {m['threshold']:.4g} ({m['threshold_rule']})")
+        print(
+            f"  {name:36s} AUC {m['auc']:.3f}  threshold {m['threshold']:.4g} ({m['threshold_rule']})"
+        )
     return 0
 
 

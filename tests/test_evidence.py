@@ -40,16 +40,28 @@ NORMS = Norms(
             "client_share", "higher", 0.45, q(0.3, 0.4, 0.5, 0.6, 0.7), q(0.1, 0.2, 0.3, 0.4, 0.5)
         ),
         "longest_counselor_monologue_s": norm(
-            "longest_counselor_monologue_s", "lower", 60.0, q(10, 20, 30, 40, 60), q(20, 40, 60, 80, 100)
+            "longest_counselor_monologue_s",
+            "lower",
+            60.0,
+            q(10, 20, 30, 40, 60),
+            q(20, 40, 60, 80, 100),
         ),
         "mean_counselor_turn_words": norm(
             "mean_counselor_turn_words", "lower", 20.0, q(8, 12, 15, 20, 30), q(12, 20, 25, 30, 40)
         ),
         "reflection_to_question_ratio": norm(
-            "reflection_to_question_ratio", "higher", 0.5, q(0.2, 0.5, 1, 1.5, 3), q(0, 0.1, 0.2, 0.4, 0.8)
+            "reflection_to_question_ratio",
+            "higher",
+            0.5,
+            q(0.2, 0.5, 1, 1.5, 3),
+            q(0, 0.1, 0.2, 0.4, 0.8),
         ),
         "therapist_input_per_utterance": norm(
-            "therapist_input_per_utterance", "lower", 0.4, q(0, 0.1, 0.2, 0.3, 0.5), q(0.2, 0.4, 0.5, 0.6, 0.8)
+            "therapist_input_per_utterance",
+            "lower",
+            0.4,
+            q(0, 0.1, 0.2, 0.3, 0.5),
+            q(0.2, 0.4, 0.5, 0.6, 0.8),
         ),
         "change_talk_share": norm(
             "change_talk_share", "higher", 0.6, q(0.3, 0.6, 0.75, 0.9, 1), q(0, 0.3, 0.5, 0.7, 0.9)
@@ -87,6 +99,13 @@ def behaviour(
         reflections=Counter({"complex": reflections}),
         therapist_input=Counter({"information": inputs}),
         client_talk=Counter({"change": 6, "sustain": 2, "neutral": 2}),
+        expected={
+            "question": float(questions),
+            "reflection": float(reflections),
+            "therapist_input": float(inputs),
+            "change": 6.0,
+            "sustain": 2.0,
+        },
     )
 
 
@@ -104,7 +123,9 @@ def session(
     summary = summary or behaviour()
     return dataclasses.replace(
         base,
-        client=dataclasses.replace(base.client, speech_s=speech_s * client_share, share=client_share),
+        client=dataclasses.replace(
+            base.client, speech_s=speech_s * client_share, share=client_share
+        ),
         counselor=dataclasses.replace(
             base.counselor,
             speech_s=speech_s * (1 - client_share),
@@ -258,9 +279,7 @@ def test_no_counselor_turns_gives_no_score() -> None:
 
 
 def test_unmeasurable_ratio_is_reported_not_decided() -> None:
-    evidence = evaluate(
-        session(summary=behaviour(questions=0)), role_confidence=0.9, norms=NORMS
-    )
+    evidence = evaluate(session(summary=behaviour(questions=0)), role_confidence=0.9, norms=NORMS)
     ratio = evidence.criteria[4]
     assert (ratio.name, ratio.value, ratio.passed) == ("reflection_to_question_ratio", None, None)
     assert evidence.client_led == "yes"
@@ -307,7 +326,10 @@ def test_to_dict_carries_norms_percentiles_and_reliability() -> None:
         },
     }
     assert d["criteria"][1]["norms"] is None  # interruptions: no reference
-    assert d["criteria"][1]["threshold"] == DEFAULT_METRICS_CONFIG.max_counselor_interruptions_per_10min
+    assert (
+        d["criteria"][1]["threshold"]
+        == DEFAULT_METRICS_CONFIG.max_counselor_interruptions_per_10min
+    )
     assert d["reliability"] == {"role_confidence": 0.8, "diarization_quality": None, "blockers": []}
 
 

@@ -488,6 +488,13 @@ def test_floor_turns_are_coded_and_counted() -> None:
     d = m.to_dict()
     assert d["behaviour"]["questions"] == {"open": 1, "closed": 1, "total": 2}
     assert d["behaviour"]["change_talk_share"] == 0.6667
+    assert d["behaviour"]["expected"] == {  # no probabilities: present counts 1
+        "change": 2.0,
+        "question": 2.0,
+        "reflection": 1.0,
+        "sustain": 1.0,
+        "therapist_input": 1.0,
+    }
     assert d["coded_turns"][2] == {
         "start": 5.0,
         "end": 6.0,
@@ -593,3 +600,23 @@ def test_config_to_dict_is_json() -> None:
     assert d["yield_window_s"] == 2.0
     assert "mm-hmm" in d["backchannel_lexicon"]
     json.dumps(d)
+
+
+def test_expected_counts_sum_the_coder_probabilities() -> None:
+    def probable(turns: Sequence[tuple[str, str]]) -> list[UtteranceCode]:
+        return [
+            UtteranceCode(C, question="open", p_question=0.9, p_reflection=0.2, p_therapist_input=0.1)
+            if role == C
+            else UtteranceCode(CL, client_talk="neutral", p_change=0.3, p_sustain=0.25)
+            for role, _ in turns
+        ]
+
+    utterances = [utt(C, 0.0, "What brings you here"), utt(CL, 2.0, "I want to cut down")]
+    utterances.append(utt(C, 5.0, "What else"))
+    turns = [Turn(u.start, u.end, u.speaker) for u in utterances]
+    b = compute_metrics(turns, utterances, duration_s=10.0, coder=probable).behaviour
+    assert b.expected["question"] == pytest.approx(1.8)
+    assert b.expected["reflection"] == pytest.approx(0.4)
+    assert b.expected["therapist_input"] == pytest.approx(0.2)
+    assert (b.expected["change"], b.expected["sustain"]) == (0.3, 0.25)
+    assert b.question_total == 2 and b.reflection_total == 0
