@@ -257,7 +257,10 @@ def _analyze(args: argparse.Namespace, *, existed: bool) -> int:
     if summary["status"] != "done":
         if not existed:
             shutil.rmtree(args.out, ignore_errors=True)
-        print(f"session-analyzer: error: {summary['error']}", file=sys.stderr)
+        message = " ".join(str(summary["error"]).split())
+        if not message.startswith((args.audio.name, str(args.audio))):
+            message = f"{args.audio.name}: {message}"  # every message names the file
+        print(f"session-analyzer: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     out = Path(args.out)
     files = {

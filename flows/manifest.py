@@ -183,7 +183,8 @@ def read_manifest(path: str | Path) -> list[SessionSpec]:
         elif url_problem is not None:
             problems.append(url_problem)
         elif not audio_path.is_file():
-            problems.append(f"{where}: audio file not found: {audio}")
+            what = "is not a regular file" if audio_path.exists() else "not found"
+            problems.append(f"{where}: audio file {what}: {audio}")
         date = row.get("session_date") or None
         if date is not None:
             try:
