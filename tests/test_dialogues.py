@@ -86,7 +86,7 @@ def test_verdicts_match_the_design_of_each_dialogue() -> None:
     # but its score and criteria already point the designed way.
     assert counselor_led.client_led == "inconclusive"
     assert counselor_led.reasons[0].startswith("Only 56 s of counselor and client speech")
-    assert counselor_led.score_band == "low"
+    assert counselor_led.score is not None and counselor_led.score < 0.5
     assert client_led.score is not None and counselor_led.score is not None
     assert client_led.score - counselor_led.score >= 0.5
     failed = {c.name for c in counselor_led.criteria if c.passed is False}
