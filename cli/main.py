@@ -318,6 +318,7 @@ def run_models(_args: argparse.Namespace) -> int:
     from models.registry import (
         WHISPER_MODELS,
         resolve_embedding,
+        resolve_mi_coder,
         resolve_segmentation,
         resolve_whisper,
     )
@@ -326,6 +327,7 @@ def run_models(_args: argparse.Namespace) -> int:
         *(resolve_whisper(name) for name in WHISPER_MODELS),
         resolve_segmentation(),
         resolve_embedding(),
+        resolve_mi_coder(),
     ]:
         print(f"ok  {resolved.id:<48} {resolved.path}")
     return 0
