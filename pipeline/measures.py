@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pipeline.behaviour import BehaviourSummary, CodedTurn, summarize_behaviour
 from pipeline.intervals import (
     Interval,
     clip,
@@ -35,7 +36,6 @@ from pipeline.intervals import (
     total,
     union,
 )
-from pipeline.behaviour import BehaviourSummary, CodedTurn, summarize_behaviour
 from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
 from pipeline.mi_codes import UtteranceCode, code_utterances
 from pipeline.types import SpeakerWord, Turn, Utterance
