@@ -45,6 +45,8 @@ SHORT_TURN_S = 0.5
 """A turn shorter than this is "very short"."""
 MAX_SHORT_TURN_FRACTION = 0.5
 """Above this fraction of very short turns, the clustering is flipping back and forth."""
+MAX_OVERLAP_FRACTION = 0.25
+"""Above this share of speech heard as two voices at once, overlap counts are not credible."""
 MIN_AGREEMENT = 0.80
 """Below this fraction of speech attributed alike by both clusterings, they disagree."""
 MIN_SILHOUETTE_GAIN = 0.02
@@ -97,6 +99,15 @@ def short_turn_fraction(turns: Sequence[Turn], *, short_turn_s: float = SHORT_TU
     if not turns:
         return 0.0
     return sum(t.duration_s < short_turn_s for t in turns) / len(turns)
+
+
+def overlap_fraction(turns: Sequence[Turn]) -> float:
+    """Seconds with two or more speakers at once, over seconds with any speaker (overlap-aware turns)."""
+    from pipeline.intervals import total, union
+
+    speech = total(union((t.start, t.end) for t in turns))
+    summed = sum(t.duration_s for t in turns)
+    return max(summed - speech, 0.0) / speech if speech > 0 else 0.0
 
 
 def cosine_similarity(a: FloatArray, b: FloatArray) -> float:
@@ -158,6 +169,7 @@ def quality_measures(
     agreement: float = float("nan"),
     silhouette: float = float("nan"),
     merged_local: float = float("nan"),
+    overlap: float = float("nan"),
 ) -> dict[str, float]:
     """The numbers the rules look at, rounded to 3 decimals; unknown (nan) ones are left out.
 
@@ -171,6 +183,7 @@ def quality_measures(
         "agreement": agreement,
         "silhouette": silhouette,
         "merged_local": merged_local,
+        "overlap_fraction": overlap,
     }
     return {k: round(v, 3) for k, v in measures.items() if np.isfinite(v)}
 
@@ -182,6 +195,7 @@ def quality_cues(
     max_top_share: float = MAX_TOP_SHARE,
     max_centroid_similarity: float = MAX_CENTROID_SIMILARITY,
     max_short_turn_fraction: float = MAX_SHORT_TURN_FRACTION,
+    max_overlap_fraction: float = MAX_OVERLAP_FRACTION,
     min_agreement: float = MIN_AGREEMENT,
 ) -> tuple[str, ...]:
     """The cues that fire on ``measures``, each a sentence ending in what the user can do.
@@ -198,6 +212,7 @@ def quality_cues(
             "centroid_similarity",
             "short_turn_fraction",
             "agreement",
+            "overlap_fraction",
         )
     }
     cues: list[str] = []
@@ -220,6 +235,12 @@ def quality_cues(
         cues.append(
             f"{measures['short_turn_fraction']:.0%} of the turns are shorter than "
             f"{SHORT_TURN_S:g} s, as when speakers are confused back and forth: {ACTION_CHECK}"
+        )
+    if measures["overlap_fraction"] > max_overlap_fraction:
+        cues.append(
+            f"{measures['overlap_fraction']:.0%} of the speech is heard as two voices at once, "
+            f"far more than conversation has, so overlap and interruption counts are not "
+            f"credible: {ACTION_CHECK}, or {ACTION_CHANNEL}"
         )
     if measures["agreement"] < min_agreement:
         cues.append(
@@ -274,6 +295,7 @@ def choose(
             agreement=agreed,
             silhouette=candidate.silhouette,
             merged_local=candidate.merged_local,
+            overlap=overlap_fraction(candidate.turns),
         )
 
     first = judge(measures_of(primary), tried=(primary.name,), expect_dialogue=expect_dialogue)

@@ -25,6 +25,7 @@ from pipeline.diarization_quality import (
     diarization_block,
     judge,
     merged_local_fraction,
+    overlap_fraction,
     quality_cues,
     quality_measures,
     read_diarization_block,
@@ -76,6 +77,14 @@ def test_short_turn_fraction_counts_turns_under_half_a_second() -> None:
     turns = alternating([(A, 0.2), (B, 0.49), (A, 0.5), (B, 3.0)])
     assert short_turn_fraction(turns) == 0.5
     assert short_turn_fraction(()) == 0.0
+
+
+def test_overlap_fraction_is_double_speech_over_any_speech() -> None:
+    turns = (Turn(0.0, 4.0, A), Turn(3.0, 6.0, B), Turn(8.0, 10.0, A))
+    # 1 s of two voices over 8 s of speech
+    assert overlap_fraction(turns) == pytest.approx(0.125)
+    assert overlap_fraction(alternating([(A, 1.0), (B, 1.0)])) == 0.0
+    assert overlap_fraction(()) == 0.0
 
 
 def test_agreement_ignores_label_names_and_counts_speech_time() -> None:
@@ -133,6 +142,7 @@ def test_clean_measures_raise_no_cue() -> None:
         ("centroid_similarity", 0.76, "similarity 0.76"),
         ("short_turn_fraction", 0.51, "51% of the turns are shorter than 0.5 s"),
         ("agreement", 0.79, "agree on only 79% of the speech"),
+        ("overlap_fraction", 0.26, "26% of the speech is heard as two voices at once"),
     ],
 )
 def test_each_cue_fires_past_its_threshold_and_says_what_to_do(
@@ -147,7 +157,12 @@ def test_each_cue_fires_past_its_threshold_and_says_what_to_do(
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("top_share", 0.8), ("centroid_similarity", 0.75), ("short_turn_fraction", 0.5)],
+    [
+        ("top_share", 0.8),
+        ("centroid_similarity", 0.75),
+        ("short_turn_fraction", 0.5),
+        ("overlap_fraction", 0.25),
+    ],
 )
 def test_thresholds_themselves_do_not_fire(key: str, value: float) -> None:
     assert quality_cues({**GOOD, key: value}) == ()
