@@ -190,6 +190,8 @@ def rescore_document(
         utterances,
         duration_s=document["audio"]["duration_s"],
         hint=hint,
+        warnings=diarization.warnings,
+        quality=diarization.quality,
         config=config,
     )
     return build_document(

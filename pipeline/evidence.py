@@ -461,6 +461,8 @@ def evaluate(
             f"({norms.score.no_below * 100:.0f}–{norms.score.yes_from * 100:.0f}%); the "
             "measures below show where the session stands."
         ]
+    if blockers and diarization_quality in ("doubtful", "poor"):
+        warnings = [w for w in warnings if w not in diarization_cues]  # already in a blocker
     reasons = (*summary, *(c.reason for c in found if c.value is not None), *warnings)
     return Evidence(
         client_led=verdict,

@@ -375,3 +375,17 @@ def test_evaluate_real_metrics_with_the_packaged_norms() -> None:
     d = evaluate(metrics, role_confidence=0.8).to_dict()
     assert d["criteria"][0]["value"] == 0.6667
     assert d["criteria"][0]["norms"]["high"]["n"] > 50
+
+
+def test_diarization_cues_are_not_repeated_as_warnings() -> None:
+    cue = "Give a voice sample of the counselor with --enrollment."
+    evidence = evaluate(
+        session(),
+        role_confidence=0.9,
+        diarization_quality="poor",
+        diarization_cues=(cue,),
+        warnings=(cue, "Diarization found 3 speakers."),
+        norms=NORMS,
+    )
+    assert sum(cue in r for r in evidence.reasons) == 1
+    assert evidence.reasons[-1] == "Diarization found 3 speakers."

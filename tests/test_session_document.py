@@ -211,3 +211,13 @@ def test_cli_rescore_upgrades_a_1_0_folder(tmp_path: Path) -> None:
     assert main(["rescore", str(tmp_path)]) == 0
     assert read_document(tmp_path)["schema_version"] == "2.0"
     assert json.loads((tmp_path / "session.json.bak").read_text())["schema_version"] == "1.0"
+
+
+def test_rescore_keeps_a_doubtful_diarization_inconclusive() -> None:
+    doc = document()
+    doc["diarization"]["quality"] = "poor"
+    doc["diarization"]["cues"] = ["Name the counselor's channel with --counselor-channel."]
+    rescored = rescore_document(doc, hint=RoleHint())
+    assert rescored["evidence"]["client_led"] == "inconclusive"
+    assert rescored["evidence"]["reliability"]["diarization_quality"] == "poor"
+    assert rescored["diarization"]["quality"] == "poor"
