@@ -7,7 +7,10 @@ web request in one process shares the same instance.
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import importlib.util
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models.registry import ResolvedModel, resolve_embedding, resolve_segmentation
@@ -18,18 +21,60 @@ if TYPE_CHECKING:
     from pipeline.mi_codes import MiCoder
 
 
+CUBLAS_LIBRARY = Path("nvidia") / "cublas" / "lib" / "libcublas.so.12"
+"""Where the ``nvidia-cublas-cu12`` wheel (installed with torch) puts cuBLAS."""
+
+
 def cuda_available() -> bool:
-    """Whether a CUDA device can be used."""
+    """Whether both CTranslate2 (Whisper) and torch (diarization) see a CUDA device."""
+    import ctranslate2
+
+    if ctranslate2.get_cuda_device_count() < 1:
+        return False
     import torch
 
     return bool(torch.cuda.is_available())
+
+
+def find_cublas() -> Path | None:
+    """``libcublas.so.12`` inside the installed ``nvidia-cublas-cu12`` wheel, if any.
+
+    ``nvidia`` is a namespace package that several wheels share; each of its
+    locations is searched in import order.
+    """
+    spec = importlib.util.find_spec("nvidia")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(location).parent / CUBLAS_LIBRARY
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@functools.cache
+def preload_cublas() -> Path | None:
+    """Load cuBLAS by path, once, before CTranslate2 asks for it by name.
+
+    PyPI's CTranslate2 ``dlopen``s ``libcublas.so.12`` by name, which the
+    dynamic loader finds only on ``LD_LIBRARY_PATH`` or the system paths; the
+    copy that torch's ``nvidia-cublas-cu12`` dependency installs is in neither.
+    A library already loaded under that soname satisfies the later
+    ``dlopen``, so loading it here (globally, by path) spares users setting
+    ``LD_LIBRARY_PATH``. Returns the loaded path, or ``None`` when the wheel is
+    absent (a system cuBLAS may still serve). Never called on CPU.
+    """
+    path = find_cublas()
+    if path is not None:
+        ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
+    return path
 
 
 @functools.lru_cache(maxsize=4)
 def load_whisper(
     model: ResolvedModel, *, device: str, compute_type: str, cpu_threads: int
 ) -> WhisperModel:
-    """A faster-whisper model; ``device`` is ``cpu`` or ``cuda``."""
+    """A faster-whisper model; ``device`` is ``cpu`` or ``cuda`` (cuBLAS preloaded first)."""
+    if device == "cuda":
+        preload_cublas()
     from faster_whisper import WhisperModel
 
     return WhisperModel(
