@@ -10,7 +10,9 @@ versioned JSON document. The document functions are re-exported here;
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -50,6 +52,7 @@ __all__ = [
     "analyze_speech",
     "diarize_with",
     "enrollment_with",
+    "overlapped_stages",
     "rescore_document",
     "role_hint",
     "score",
@@ -172,17 +175,62 @@ def enrollment_with(
     )
 
 
+def _diarize_with_threads(
+    audio: Audio, options: SpeechOptions, torch_threads: int, progress: StageProgress
+) -> Diarization:
+    """Diarize with ``torch_threads`` intra-op threads in the calling thread, then restore them."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(torch_threads)
+    try:
+        return diarize_with(audio, options, progress=progress)
+    finally:
+        torch.set_num_threads(before)
+
+
+def overlapped_stages(
+    audio: Audio, options: SpeechOptions, *, progress: StageProgress = _ignore
+) -> tuple[Transcript, Diarization]:
+    """Transcribe and diarize at the same time on the CPU, the cores split between them.
+
+    Each stage alone scales poorly past one core (CTranslate2's decoder and
+    pyannote's small convolutions leave cores idle), so running both side by
+    side with half the cores each finishes sooner than one after the other.
+    ``cpu_threads`` (0: every core) is split: Whisper gets half, rounded
+    down (at least 1), torch the rest. The progress callback is called from
+    both worker threads.
+    """
+    cores = options.cpu_threads or os.cpu_count() or 1
+    whisper_threads = max(1, cores // 2)
+    torch_threads = max(1, cores - whisper_threads)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="stage") as pool:
+        transcript = pool.submit(
+            transcribe_with, audio, replace(options, cpu_threads=whisper_threads), progress=progress
+        )
+        diarization = pool.submit(_diarize_with_threads, audio, options, torch_threads, progress)
+        return transcript.result(), diarization.result()
+
+
 def analyze_speech(
     path: str | Path,
     *,
     options: SpeechOptions = SpeechOptions(),
     progress: StageProgress = _ignore,
+    overlap: bool = False,
 ) -> SpeechResult:
-    """Decode, transcribe, diarize and attribute one recording."""
+    """Decode, transcribe, diarize and attribute one recording.
+
+    ``overlap`` runs transcription and diarization side by side on the CPU
+    (:func:`overlapped_stages`); on CUDA the stages run one after the other.
+    """
     audio = load_audio(path, max_duration_s=options.max_duration_s)
     progress("decode", audio.duration_s, audio.duration_s)
-    transcript = transcribe_with(audio, options, progress=progress)
-    diarization = diarize_with(audio, options, progress=progress)
+    if overlap and choose_device(options.device) == "cpu":
+        transcript, diarization = overlapped_stages(audio, options, progress=progress)
+    else:
+        transcript = transcribe_with(audio, options, progress=progress)
+        diarization = diarize_with(audio, options, progress=progress)
     words, utterances = build_utterances(transcript, diarization.exclusive)
     similarities = enrollment_with(audio, diarization, options)
     progress("attribute", audio.duration_s, audio.duration_s)
