@@ -390,9 +390,15 @@ class _Words:
     """A role's words ordered by midpoint, to find those inside a stretch."""
 
     def __init__(self, words: Iterable[SpeakerWord]) -> None:
-        pairs = sorted(((w.start + w.end) / 2, i, w) for i, w in enumerate(words))
-        self.mids = [m for m, _, _ in pairs]
-        self.words = [w for _, _, w in pairs]
+        # ties broken by the word itself, not input order: the text of a stretch (which
+        # the MI coder reads) must not depend on the order utterances were given in
+        # (identical words may keep either order: the final index only avoids comparing them)
+        pairs = sorted(
+            ((w.start + w.end) / 2, w.start, w.end, w.text, w.probability, i, w)
+            for i, w in enumerate(words)
+        )
+        self.mids = [p[0] for p in pairs]
+        self.words = [p[-1] for p in pairs]
 
     def between(self, start: float, end: float) -> list[SpeakerWord]:
         lo = bisect.bisect_left(self.mids, start)
