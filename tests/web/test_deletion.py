@@ -124,3 +124,41 @@ def test_folders_of_deleted_sessions_are_removed_at_start(
     with TestClient(app, base_url="http://testserver"):
         pass
     assert not orphan.parent.exists()
+
+
+def test_deleting_a_queued_session_leaves_nothing_when_its_turn_comes(
+    settings: Settings, data_env: Path, tmp_path: Path
+) -> None:
+    """The single worker is busy with another session; the deleted one waits in the queue."""
+    results = data_env / "prefect" / "results"
+    results.mkdir(parents=True)
+    runner = PausingRunner(results, "decoding")
+    app = make_app(
+        settings,
+        runner=runner,
+        executor_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="fake-worker"),
+    )
+    first = FIXTURES / "dialogue_client_led.wav"
+    second = tmp_path / "second.wav"
+    second.write_bytes(FIXTURES.joinpath("dialogue_counselor_led.wav").read_bytes())
+    with TestClient(app, base_url="http://testserver"):
+        alice = User(app, "alice")
+        assert alice.upload(first).status_code == 201
+        assert runner.reached.wait(30)
+        queued = alice.upload(second)
+        assert queued.status_code == 201, queued.text
+        queued_id = queued.json()["id"]
+        assert app.state.processor.pending == 2
+        deleted = alice.client.delete(
+            f"/api/sessions/{queued_id}", headers={"x-csrf-token": alice.csrf}
+        )
+        assert deleted.status_code == 204
+        runner.release.set()
+        deadline = time.monotonic() + 30
+        while app.state.processor.pending and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert app.state.processor.pending == 0
+        time.sleep(0.2)
+        alice.client.close()
+    assert not (data_env / "sessions" / queued_id).exists()
+    assert not (results / file_sha256(second)).exists()
