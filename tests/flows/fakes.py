@@ -91,6 +91,18 @@ def fake_diarize(
     return Diarization(turns=turns, exclusive=turns, model="fake-diarizer")
 
 
+def fake_diarize_with(
+    audio: Audio, _options: Any, *, progress: Callable[[str, float, float], None] | None = None
+) -> Diarization:
+    """:func:`fake_diarize` with the signature of :func:`pipeline.session.diarize_with`."""
+    return fake_diarize(
+        audio,
+        progress=None
+        if progress is None
+        else (lambda done, total: progress("diarize", done, total)),
+    )
+
+
 def fake_resolve_models(speech: Any) -> Any:
     """Model ids without touching the model registry (its checksums take seconds)."""
     from flows.analyze_session import ModelIds
@@ -105,7 +117,7 @@ def fake_resolve_models(speech: Any) -> Any:
 
 FAKES = {
     "transcribe": fake_transcribe,
-    "diarize": fake_diarize,
+    "diarize_with": fake_diarize_with,
     "resolve_models": fake_resolve_models,
 }
 """Attribute of :mod:`flows.analyze_session` → its fake."""
