@@ -221,14 +221,28 @@ def counselor_clips() -> list[Samples]:
 def similar_voices(
     *, semitones: float = 0.0, narrowband: bool = True, noise_dbfs: float = -45.0
 ) -> tuple[Samples, tuple[Turn, ...]]:
+    """The mono mix of :func:`similar_voice_parties` (see there)."""
+    parties = similar_voice_parties(
+        semitones=semitones, narrowband=narrowband, noise_dbfs=noise_dbfs
+    )
+    return parties.first + parties.second, parties.reference
+
+
+def similar_voice_parties(
+    *, semitones: float = 0.0, narrowband: bool = True, noise_dbfs: float = -45.0
+) -> Parties:
     """A dialogue of one espeak voice with itself (``B`` pitch-shifted by ``semitones``).
 
     Clips alternate between ``A`` and ``B`` so that each gets about half the
-    talk time (truth 47/53); with ``narrowband`` the result goes through 8 kHz
-    and back, and hiss at ``noise_dbfs`` is added. Returns the 16 kHz samples
-    and the reference turns.
+    talk time (truth 47/53); with ``narrowband`` each party goes through 8 kHz
+    and back, and hiss at ``noise_dbfs`` is added (half on each party's track,
+    so the mono mix has it once).
     """
-    pieces = [np.zeros(SAMPLE_RATE_HZ // 2, np.float32)]
+    tracks: dict[str, list[Samples]] = {"A": [], "B": []}
+    lead = np.zeros(SAMPLE_RATE_HZ // 2, np.float32)
+    gap = np.zeros(int(0.4 * SAMPLE_RATE_HZ), np.float32)
+    tracks["A"].append(lead)
+    tracks["B"].append(lead)
     turns, t, totals = [], 0.5, {"A": 0.0, "B": 0.0}
     for clip in counselor_clips():
         who = "A" if totals["A"] <= totals["B"] else "B"
@@ -236,15 +250,31 @@ def similar_voices(
         if who == "B" and semitones:
             voice = librosa.effects.pitch_shift(clip, sr=SAMPLE_RATE_HZ, n_steps=semitones)
         duration = len(voice) / SAMPLE_RATE_HZ
-        pieces += [voice.astype(np.float32), np.zeros(int(0.4 * SAMPLE_RATE_HZ), np.float32)]
+        silent = "B" if who == "A" else "A"
+        tracks[who] += [voice.astype(np.float32), gap]
+        tracks[silent] += [np.zeros(len(voice), np.float32), gap]
         turns.append(Turn(round(t, 3), round(t + duration, 3), who))
         totals[who] += duration
         t += duration + 0.4
-    samples = np.concatenate(pieces)
-    if narrowband:
-        samples = resample_poly(resample_poly(samples, 1, 2), 2, 1).astype(np.float32)
-    samples = samples + _noise(len(samples), noise_dbfs, 0)
-    return samples.astype(np.float32), tuple(turns)
+    out = []
+    for who in ("A", "B"):
+        samples = np.concatenate(tracks[who])
+        if narrowband:
+            samples = resample_poly(resample_poly(samples, 1, 2), 2, 1).astype(np.float32)
+        hiss = 0.5 * _noise(len(samples), noise_dbfs, 0)  # the mix carries it once
+        out.append((samples + hiss).astype(np.float32))
+    return Parties(f"one voice twice (+{semitones:g} st)", out[0], out[1], tuple(turns))
+
+
+def phone_call() -> Parties:
+    """The sample call gated onto two channels, each through :func:`phone_line`."""
+    call = sample_call()
+    return Parties(
+        "sample_call phone line",
+        phone_line(call.first, seed=10),
+        phone_line(call.second, seed=11),
+        call.reference,
+    )
 
 
 def _mu_law(samples: Samples, *, mu: float = 255.0) -> Samples:
@@ -257,7 +287,7 @@ def _mu_law(samples: Samples, *, mu: float = 255.0) -> Samples:
     return expanded
 
 
-def phone_line(samples: Samples, *, noise_dbfs: float = -40.0) -> Samples:
+def phone_line(samples: Samples, *, noise_dbfs: float = -40.0, seed: int = 0) -> Samples:
     """A phone line: 8 kHz, 300-3400 Hz band, G.711 μ-law, hiss; back at 16 kHz."""
     from scipy.signal import butter, sosfilt
 
@@ -266,7 +296,7 @@ def phone_line(samples: Samples, *, noise_dbfs: float = -40.0) -> Samples:
     narrow = sosfilt(band, narrow)
     narrow = _mu_law(np.clip(2 * narrow, -1, 1).astype(np.float32)) / 2
     wide = resample_poly(narrow, 2, 1)[: len(samples)]
-    line: Samples = (wide + _noise(len(wide), noise_dbfs, 0)).astype(np.float32)
+    line: Samples = (wide + _noise(len(wide), noise_dbfs, seed)).astype(np.float32)
     return line
 
 
@@ -370,10 +400,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.stereo", description=__doc__)
     parser.add_argument("--part", choices=["decisions", "shares", "quality", "all"], default="all")
     parser.add_argument("--quality-set", choices=["clean", "collapse", "all"], default="all")
+    parser.add_argument(
+        "--sources",
+        nargs="+",
+        default=[
+            "dialogue_stereo",
+            "sample_call",
+            "dialogue_client_led",
+            "phone_call",
+            "one_voice_twice",
+        ],
+        help="stereo sources to build cases from",
+    )
     args = parser.parse_args(argv)
-    makers: list[Callable[[], Parties]] = [stereo_fixture, sample_call, client_led]
+    makers: dict[str, Callable[[], Parties]] = {
+        "dialogue_stereo": stereo_fixture,
+        "sample_call": sample_call,
+        "dialogue_client_led": client_led,
+        "phone_call": phone_call,
+        "one_voice_twice": lambda: similar_voice_parties(semitones=1.0),
+    }
     if args.part in ("decisions", "shares", "all"):
-        cases = stereo_cases([make() for make in makers])
+        cases = stereo_cases([makers[name]() for name in args.sources])
         rows = measure_stereo(cases, with_models=args.part != "decisions")
         right = sum(r["expected"] == r["decided"] for r in rows)
         print(f"stereo decisions: {right}/{len(rows)} as expected\n")
