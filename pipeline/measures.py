@@ -689,9 +689,7 @@ def interruption_events(
         held_s = a.end - b.start
         yielded = held_s <= config.yield_window_s
         complete = (
-            completed_before(
-                words_of[a_role], b.start, since=a.start, until=a.end, config=config
-            )
+            completed_before(words_of[a_role], b.start, since=a.start, until=a.end, config=config)
             if config.interruption_rule == "completion"
             else None
         )

@@ -39,7 +39,9 @@ def validate_document(document: Mapping[str, Any]) -> None:
     """
     version = document.get("schema_version")
     major = version.split(".", 1)[0] if isinstance(version, str) else "2"
-    validator = jsonschema.Draft202012Validator(session_schema(major if major in SCHEMA_FILES else "2"))
+    validator = jsonschema.Draft202012Validator(
+        session_schema(major if major in SCHEMA_FILES else "2")
+    )
     error = jsonschema.exceptions.best_match(validator.iter_errors(document))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"

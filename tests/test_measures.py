@@ -516,9 +516,7 @@ def test_backchannels_are_not_coded() -> None:
 def test_a_coder_returning_the_wrong_count_is_an_error() -> None:
     utterances = [utt(C, 0.0, "What brings you here")]
     with pytest.raises(ValueError, match="1 turns"):
-        compute_metrics(
-            [Turn(0.0, 1.0, C)], utterances, duration_s=5.0, coder=lambda turns: []
-        )
+        compute_metrics([Turn(0.0, 1.0, C)], utterances, duration_s=5.0, coder=lambda turns: [])
 
 
 def test_the_packaged_coder_is_the_default() -> None:
@@ -605,7 +603,9 @@ def test_config_to_dict_is_json() -> None:
 def test_expected_counts_sum_the_coder_probabilities() -> None:
     def probable(turns: Sequence[tuple[str, str]]) -> list[UtteranceCode]:
         return [
-            UtteranceCode(C, question="open", p_question=0.9, p_reflection=0.2, p_therapist_input=0.1)
+            UtteranceCode(
+                C, question="open", p_question=0.9, p_reflection=0.2, p_therapist_input=0.1
+            )
             if role == C
             else UtteranceCode(CL, client_talk="neutral", p_change=0.3, p_sustain=0.25)
             for role, _ in turns
