@@ -298,7 +298,11 @@ Diarizer = Callable[[Any], Sequence[Turn]]
 
 
 def default_diarizer(**options: Any) -> Diarizer:
-    """The product's diarization with its defaults (two speakers) plus ``options``."""
+    """The product's diarization with its defaults (two speakers) plus ``options``.
+
+    ``count_ties_down=False`` gives pyannote's own speaker-count rounding
+    everywhere: the "before" of docs/benchmarks.md.
+    """
     from pipeline.diarize import diarize
 
     def run(audio: Any) -> Sequence[Turn]:
@@ -307,10 +311,21 @@ def default_diarizer(**options: Any) -> Diarizer:
     return run
 
 
+CODE_FILES = ("diarize.py", "diarization_quality.py", "speaker_count.py", "narrowband.py")
+
+
+def code_digest() -> str:
+    """Digest of the diarization code, so cached results follow code changes."""
+    digest = hashlib.sha256()
+    for name in CODE_FILES:
+        path = Path(__file__).resolve().parent.parent / "pipeline" / name
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _recipe_key(recipe: str) -> str:
-    code = Path(__file__).resolve().parent.parent / "pipeline" / "diarize.py"
-    digest = hashlib.sha256(code.read_bytes()).hexdigest()[:12]
-    return f"{recipe}-{digest}"
+    return f"{recipe}-{code_digest()}"
 
 
 def evaluate(
@@ -405,6 +420,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--recipe-label", default="default", help="cache label for the diarization recipe"
     )
+    parser.add_argument(
+        "--pyannote-count",
+        action="store_true",
+        help="round speaker-count ties as pyannote does (the 'before' measurement)",
+    )
     parser.add_argument("--json", type=Path, help="also write the scores here")
     args = parser.parse_args(argv)
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
@@ -423,8 +443,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     scores = evaluate(
         sources(args.sources),
         conditions,
-        diarizer=default_diarizer(),
-        recipe=args.recipe_label,
+        diarizer=default_diarizer(count_ties_down=False)
+        if args.pyannote_count
+        else default_diarizer(),
+        recipe=f"{args.recipe_label}{'-rint' if args.pyannote_count else ''}",
         cache_dir=None if args.no_cache else args.cache_dir,
         progress=show,
     )

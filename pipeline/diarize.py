@@ -26,6 +26,8 @@ from models.loaders import load_campplus, load_segmentation
 from models.registry import resolve_embedding, resolve_pyannote_pipeline, resolve_segmentation
 from pipeline.diarization_quality import Artifacts, check_pyannote
 from pipeline.errors import DiarizationError
+from pipeline.narrowband import is_narrowband
+from pipeline.speaker_count import speaker_count
 from pipeline.transcribe import ProgressCallback, choose_device
 from pipeline.types import SAMPLE_RATE_HZ, Audio, Diarization, Turn
 
@@ -99,12 +101,27 @@ def _offline_pipeline_class() -> type:
             self.clustering = Clustering.AgglomerativeClustering.value(metric=embedding.metric)
             self._expects_num_speakers = self.clustering.expects_num_clusters
 
+        # True: ties between segmentation windows count as fewer speakers, not
+        # as overlap (pipeline/speaker_count.py); False: pyannote's rint
+        round_count_ties_down = False
+
+        def speaker_count(  # type: ignore[override]
+            self, binarized: Any, frames: Any, warm_up: tuple[float, float] = (0.1, 0.1)
+        ) -> Any:
+            if not self.round_count_ties_down:
+                return SpeakerDiarization.speaker_count(binarized, frames, warm_up=warm_up)
+            return speaker_count(binarized, frames, warm_up=warm_up)
+
     return OfflineSpeakerDiarization
 
 
 @functools.lru_cache(maxsize=4)
 def _default_pipeline(
-    device: str, segmentation_step: float, segmentation_batch_size: int, embedding_batch_size: int
+    device: str,
+    segmentation_step: float,
+    segmentation_batch_size: int,
+    embedding_batch_size: int,
+    count_ties_down: bool = False,
 ) -> Any:
     pipeline = _offline_pipeline_class()(
         segmentation=load_segmentation(device),
@@ -113,6 +130,7 @@ def _default_pipeline(
         segmentation_batch_size=segmentation_batch_size,
         embedding_batch_size=embedding_batch_size,
     )
+    pipeline.round_count_ties_down = count_ties_down
     return pipeline.instantiate(DEFAULT_PARAMETERS)
 
 
@@ -166,6 +184,7 @@ def diarize(
     segmentation_batch_size: int = DEFAULT_SEGMENTATION_BATCH_SIZE,
     embedding_batch_size: int = DEFAULT_EMBEDDING_BATCH_SIZE,
     progress: ProgressCallback | None = None,
+    count_ties_down: bool | None = None,
 ) -> Diarization:
     """Diarize a decoded recording.
 
@@ -180,14 +199,27 @@ def diarize(
         Hop between 10 s segmentation windows, as a fraction of the window.
     segmentation_batch_size, embedding_batch_size
         Inference batch sizes; larger is faster up to memory limits.
+    count_ties_down
+        Count a frame where the segmentation windows tie (e.g. one hears one
+        speaker, the other two) as the smaller number of speakers rather than
+        pyannote's round-half-to-even. ``None`` (default) does so for
+        telephone-band recordings only (:func:`pipeline.narrowband.is_narrowband`),
+        where it removes spurious overlap; on wideband meetings pyannote's
+        rounding keeps more of the real overlap (docs/benchmarks.md).
     """
     chosen_device = choose_device(device)
     if pipeline_dir is not None:
         pipeline = _user_pipeline(pipeline_dir, chosen_device)
         model_id = resolve_pyannote_pipeline(pipeline_dir).id
     else:
+        if count_ties_down is None:
+            count_ties_down = is_narrowband(audio.samples)
         pipeline = _default_pipeline(
-            chosen_device, segmentation_step, segmentation_batch_size, embedding_batch_size
+            chosen_device,
+            segmentation_step,
+            segmentation_batch_size,
+            embedding_batch_size,
+            count_ties_down,
         )
         model_id = f"{resolve_segmentation().id}+{resolve_embedding().id}"
     waveform = torch.from_numpy(np.ascontiguousarray(audio.samples))[None]

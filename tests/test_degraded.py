@@ -11,7 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bench.degraded import (
     COLLAPSE_SHARE,
@@ -147,3 +150,94 @@ def test_sample_call_degraded_stays_within_5_points_and_does_not_collapse(
     assert degraded.speakers == 2
     assert not degraded.collapsed
     assert degraded.share_error < 0.05
+
+
+def test_round_half_down_breaks_ties_towards_fewer_speakers() -> None:
+    from pipeline.speaker_count import round_half_down
+
+    values = np.array([0.0, 0.4, 0.5, 0.6, 1.0, 1.5, 1.51, 2.5, 3.0])
+    assert round_half_down(values).tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 3]
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=20))
+def test_two_windows_count_only_what_both_or_the_majority_hear(
+    votes: list[tuple[int, int]],
+) -> None:
+    from pipeline.speaker_count import round_half_down
+
+    means = np.array([(a + b) / 2 for a, b in votes])
+    assert round_half_down(means).tolist() == [(a + b) // 2 for a, b in votes]
+
+
+@given(st.lists(st.floats(0.0, 4.0), min_size=1, max_size=20))
+def test_round_half_down_is_nearest_and_never_above_rint(values: list[float]) -> None:
+    from pipeline.speaker_count import round_half_down
+
+    array = np.array(values)
+    rounded = round_half_down(array).astype(np.float64)
+    assert np.all(np.abs(rounded - array) <= 0.5)
+    assert np.all(rounded <= np.rint(array))
+
+
+def test_speaker_count_rounds_a_one_two_tie_to_one_speaker() -> None:
+    from pyannote.core import SlidingWindow, SlidingWindowFeature
+
+    from pipeline.speaker_count import speaker_count
+
+    # two 4-frame windows overlapping by 2 frames (a step of half the window)
+    chunks = SlidingWindow(start=0.0, duration=4.0, step=2.0)
+    frames = SlidingWindow(start=0.0, duration=1.0, step=1.0)
+    first = [[1, 0], [1, 0], [1, 1], [1, 0]]  # hears overlap at frame 2
+    second = [[1, 0], [0, 0], [0, 0], [0, 0]]  # hears one speaker at frame 2, none at 3
+    segmentations = SlidingWindowFeature(np.array([first, second], dtype=np.float32), chunks)
+    count = speaker_count(segmentations, frames, warm_up=(0.0, 0.0))
+    assert count.data[:6, 0].tolist() == [1, 1, 1, 0, 0, 0]
+
+
+def _noise_below(high_hz: float | None, seconds: float = 4.0) -> npt.NDArray[np.float32]:
+    """16 kHz white noise, low-passed at ``high_hz`` (8th-order Butterworth) unless None."""
+    from scipy import signal
+
+    noise = np.random.default_rng(1).standard_normal(int(seconds * SAMPLE_RATE_HZ))
+    if high_hz is not None:
+        sos = signal.butter(8, high_hz, btype="lowpass", fs=SAMPLE_RATE_HZ, output="sos")
+        noise = signal.sosfilt(sos, noise)
+    return noise.astype(np.float32)
+
+
+def test_high_band_db_of_white_noise_is_its_bandwidth_share() -> None:
+    from pipeline.narrowband import high_band_db
+
+    # white noise spreads its power evenly up to 8 kHz: (8000 - 4500) / 8000 of it lies above
+    assert high_band_db(_noise_below(None)) == pytest.approx(10 * np.log10(3500 / 8000), abs=0.2)
+    assert high_band_db(np.zeros(SAMPLE_RATE_HZ, dtype=np.float32)) == 0.0
+
+
+def test_8_khz_audio_is_narrowband_and_16_khz_audio_is_not(tmp_path: Path) -> None:
+    from pipeline.audio import load_audio
+    from pipeline.narrowband import is_narrowband
+
+    # white noise stored at 8 kHz and decoded back to 16 kHz, as a phone recording is
+    phone = degrade(_noise_below(None), CONDITIONS_BY_NAME["pcm_8k"], tmp_path, stem="n")
+    assert is_narrowband(load_audio(phone).samples)
+    assert not is_narrowband(_noise_below(None))
+    assert not is_narrowband(_noise_below(6_000.0))  # mediumband codecs keep up to 6 kHz
+
+
+@pytest.mark.parametrize(
+    ("name", "narrowband"),
+    [("clean", False), ("pcm_8k", True), ("mulaw_8k", True), ("amr_nb_12k2", True)],
+)
+def test_dialogue_bandwidth_is_recognised_after_encoding(
+    name: str, narrowband: bool, tmp_path: Path
+) -> None:
+    import soundfile as sf
+
+    from pipeline.audio import load_audio
+    from pipeline.narrowband import is_narrowband
+
+    samples, _ = sf.read(
+        Path(__file__).parent / "fixtures" / "dialogue_client_led.wav", dtype="float32"
+    )
+    path = degrade(samples[: 20 * SAMPLE_RATE_HZ], CONDITIONS_BY_NAME[name], tmp_path, stem="d")
+    assert is_narrowband(load_audio(path).samples) is narrowband
