@@ -15,7 +15,7 @@ PREFECT_POOL ?= session-analyzer
 DATA_DIR ?= $(CURDIR)/data
 PREFECT_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
 
-.PHONY: setup demo test test-fast lint bench fixtures serve server worker clean
+.PHONY: setup demo test test-fast lint bench fixtures realistic-fixtures serve server worker clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -81,6 +81,12 @@ serve: $(STAMP)
 ## fixtures: regenerate the synthesized test recordings (needs espeak-ng, sox, ffmpeg)
 fixtures: $(STAMP)
 	$(BIN)/python scripts/make_fixtures.py
+
+## realistic-fixtures: regenerate tests/fixtures/realistic with Kokoro voices (VOICES=dir of
+##                     remsky/Kokoro-FastAPI's api/src/voices/v1_0/*.pt, fetched by hand)
+realistic-fixtures: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,fixtures]'
+	$(BIN)/python scripts/make_realistic_fixtures.py $(VOICES) --out tests/fixtures/realistic
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
