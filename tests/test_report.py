@@ -429,13 +429,9 @@ def test_overlap_attempts_and_other_speech_are_shown(document: dict[str, Any]) -
 
 @pytest.mark.parametrize("make", [example_document, example_document_v2, inconclusive_document_v2])
 def test_the_examples_are_valid_session_documents(make: Callable[[], dict[str, Any]]) -> None:
-    from pipeline.schema import session_schema, validate_document
+    from pipeline.schema import validate_document
 
-    document = make()
-    pattern = session_schema()["properties"]["schema_version"].get("pattern", "")
-    if not re.match(pattern, document["schema_version"]):
-        pytest.skip(f"session.schema.json does not describe schema {document['schema_version']}")
-    validate_document(document)
+    validate_document(make())  # 1.x examples against the 1.x schema, 2.x against the current one
 
 
 # --------------------------------------------------------------- schema 2.0: norms, score
