@@ -279,11 +279,15 @@ def _report(paths: dict[str, Path]) -> int:
 
     document = json.loads(paths["session"].read_text("utf-8"))
     evidence, roles = document["evidence"], document["roles"]
+    score = evidence.get("score")
     print(
         f"client-led: {evidence['client_led']}  "
-        f"(counselor {roles['counselor']}, client {roles['client']}, "
+        + (f"score {score:.0%}  " if score is not None else "")
+        + f"(counselor {roles['counselor']}, client {roles['client']}, "
         f"roles by {roles['method']}, confidence {roles['confidence']:.0%})"
     )
+    if evidence["client_led"] == "inconclusive":
+        print(f"why: {evidence['reasons'][0]}")
     for warning in document["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     for kind, path in paths.items():
