@@ -80,6 +80,8 @@ from pipeline.session import (
     role_hint,
     score,
     session_document,
+    split_cores,
+    torch_thread_limit,
 )
 from pipeline.transcribe import choose_compute_type, choose_device, transcribe
 from pipeline.types import Audio
@@ -179,7 +181,7 @@ def transcribe_audio(
     name="diarize",
     task_run_name="diarize-{sha256:.12}",
     cache_policy=ContentKey(
-        ignore=("audio_path", "pipeline_dir", "max_duration_s"),
+        ignore=("audio_path", "pipeline_dir", "max_duration_s", "torch_threads"),
         modules=("pipeline.audio", "pipeline.diarize", "pipeline.channels", "models.campplus"),
         packages=("pyannote.audio", "torch", "av"),
     ),
@@ -201,8 +203,13 @@ def diarize_audio(
     segmentation_batch_size: int,
     embedding_batch_size: int,
     max_duration_s: float,
+    torch_threads: int = 0,
 ) -> Record:
-    """Who spoke when: pyannote, or channel energy (stereo, one party per channel: named or found)."""
+    """Who spoke when: pyannote, or channel energy (stereo, one party per channel: named or found).
+
+    ``torch_threads`` > 0 caps torch's threads while this task runs (when it
+    shares the cores with transcription); 0 leaves them as they are.
+    """
     audio = _decode(audio_path, sha256, max_duration_s)
     report = _stage_progress("diarize")
     options = SpeechOptions(
@@ -217,11 +224,9 @@ def diarize_audio(
         counselor_channel=counselor_channel,
         channels=channels,
     )
-    result = diarize_with(
-        audio,
-        options,
-        progress=(lambda _stage, done, total: report(done, total)) if report else _no_progress,
-    )
+    progress = (lambda _stage, done, total: report(done, total)) if report else _no_progress
+    with torch_thread_limit(torch_threads):
+        result = diarize_with(audio, options, progress=progress)
     return records.to_record(result)
 
 
@@ -434,6 +439,20 @@ class _Stages:
         (self.cached if state.name == "Cached" else self.computed).append(fn.name)
         return state.result()
 
+    def run_together(self, *calls: tuple[Any, dict[str, Any]]) -> list[Any]:
+        """Run tasks at the same time (Prefect's thread pool); wait for all, then return
+        their results in order, or raise the first failure once none is still running."""
+        futures = []
+        for fn, kwargs in calls:
+            inputs = {k: quote(v) if isinstance(v, dict | list) else v for k, v in kwargs.items()}
+            futures.append((fn, fn.with_options(**self.options).submit(**inputs)))
+        for _, future in futures:
+            future.wait()
+        for fn, future in futures:
+            state = future.state
+            (self.cached if state.name == "Cached" else self.computed).append(fn.name)
+        return [future.result() for _, future in futures]
+
 
 @flow(name="analyze-session", flow_run_name=_flow_run_name, persist_result=False)
 def analyze_session(
@@ -473,37 +492,46 @@ def analyze_session(
         models = resolve_models(speech)
         limit = speech.max_duration_s
         info = stages.run(decode_audio, audio_path=audio_path, sha256=sha256, max_duration_s=limit)
+        transcribe_args: dict[str, Any] = {
+            "audio_path": audio_path,
+            "sha256": sha256,
+            "model": speech.model,
+            "model_id": models.whisper,
+            "language": speech.language,
+            "device": models.device,
+            "compute_type": models.compute_type,
+            "cpu_threads": speech.cpu_threads,
+            "max_duration_s": limit,
+        }
+        diarize_args: dict[str, Any] = {
+            "audio_path": audio_path,
+            "sha256": sha256,
+            "counselor_channel": speech.counselor_channel,
+            "channels": speech.channels,
+            "model_id": models.diarization,
+            "pipeline_dir": speech.pipeline_dir,
+            "num_speakers": speech.num_speakers,
+            "min_speakers": speech.min_speakers,
+            "max_speakers": speech.max_speakers,
+            "device": models.device,
+            "segmentation_step": speech.segmentation_step,
+            "segmentation_batch_size": speech.segmentation_batch_size,
+            "embedding_batch_size": speech.embedding_batch_size,
+            "max_duration_s": limit,
+        }
         stages.status("transcribing")
-        transcript = stages.run(
-            transcribe_audio,
-            audio_path=audio_path,
-            sha256=sha256,
-            model=speech.model,
-            model_id=models.whisper,
-            language=speech.language,
-            device=models.device,
-            compute_type=models.compute_type,
-            cpu_threads=speech.cpu_threads,
-            max_duration_s=limit,
-        )
-        stages.status("diarizing")
-        diarization = stages.run(
-            diarize_audio,
-            audio_path=audio_path,
-            sha256=sha256,
-            counselor_channel=speech.counselor_channel,
-            channels=speech.channels,
-            model_id=models.diarization,
-            pipeline_dir=speech.pipeline_dir,
-            num_speakers=speech.num_speakers,
-            min_speakers=speech.min_speakers,
-            max_speakers=speech.max_speakers,
-            device=models.device,
-            segmentation_step=speech.segmentation_step,
-            segmentation_batch_size=speech.segmentation_batch_size,
-            embedding_batch_size=speech.embedding_batch_size,
-            max_duration_s=limit,
-        )
+        if models.device == "cpu":
+            # Side by side, the cores split (pipeline.session.overlapped_stages): each stage
+            # alone leaves cores idle; docs/benchmarks.md has the measured gain.
+            whisper_threads, torch_threads = split_cores(speech.cpu_threads)
+            transcript, diarization = stages.run_together(
+                (transcribe_audio, {**transcribe_args, "cpu_threads": whisper_threads}),
+                (diarize_audio, {**diarize_args, "torch_threads": torch_threads}),
+            )
+        else:
+            transcript = stages.run(transcribe_audio, **transcribe_args)
+            stages.status("diarizing")
+            diarization = stages.run(diarize_audio, **diarize_args)
         similarities = None
         if speech.enrollment is not None:
             enrollment = speech.enrollment

@@ -11,8 +11,9 @@ versioned JSON document. The document functions are re-exported here;
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -175,18 +176,41 @@ def enrollment_with(
     )
 
 
-def _diarize_with_threads(
-    audio: Audio, options: SpeechOptions, torch_threads: int, progress: StageProgress
-) -> Diarization:
-    """Diarize with ``torch_threads`` intra-op threads in the calling thread, then restore them."""
+def split_cores(cpu_threads: int) -> tuple[int, int]:
+    """``(whisper_threads, torch_threads)`` when both stages run at once.
+
+    ``cpu_threads`` (0: every core) is split: Whisper gets half, rounded down
+    (at least 1), torch the rest (at least 1).
+    """
+    cores = cpu_threads or os.cpu_count() or 1
+    whisper_threads = max(1, cores // 2)
+    return whisper_threads, max(1, cores - whisper_threads)
+
+
+@contextmanager
+def torch_thread_limit(threads: int) -> Iterator[None]:
+    """Set torch's intra-op threads to ``threads`` while the block runs (0: leave them).
+
+    The setting is process-wide; it is restored afterwards.
+    """
+    if threads <= 0:
+        yield
+        return
     import torch
 
     before = torch.get_num_threads()
-    torch.set_num_threads(torch_threads)
+    torch.set_num_threads(threads)
     try:
-        return diarize_with(audio, options, progress=progress)
+        yield
     finally:
         torch.set_num_threads(before)
+
+
+def _diarize_with_threads(
+    audio: Audio, options: SpeechOptions, torch_threads: int, progress: StageProgress
+) -> Diarization:
+    with torch_thread_limit(torch_threads):
+        return diarize_with(audio, options, progress=progress)
 
 
 def overlapped_stages(
@@ -201,9 +225,7 @@ def overlapped_stages(
     down (at least 1), torch the rest. The progress callback is called from
     both worker threads.
     """
-    cores = options.cpu_threads or os.cpu_count() or 1
-    whisper_threads = max(1, cores // 2)
-    torch_threads = max(1, cores - whisper_threads)
+    whisper_threads, torch_threads = split_cores(options.cpu_threads)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="stage") as pool:
         transcript = pool.submit(
             transcribe_with, audio, replace(options, cpu_threads=whisper_threads), progress=progress

@@ -235,8 +235,12 @@ def test_a_worker_killed_mid_cohort_loses_nothing_and_the_rerun_completes(
 
     result = run_cohort_flow(source, out, speech=FAKE)
     assert result["done"] == 3 and result["cached"] == 2
-    assert {stage for stage, _ in fake_models} == {"transcribe", "diarize"}
-    assert sum(fake_models.values()) == 2  # only s3 ran a model
+    # only s3 ran a model: its transcription again; its diarization ran beside the blocked
+    # transcription and is cached when it finished before the kill
+    assert "transcribe" in {stage for stage, _ in fake_models}
+    assert {stage for stage, _ in fake_models} <= {"transcribe", "diarize"}
+    assert {audio for _, audio in fake_models} == {next(iter(fake_models))[1]}
+    assert sum(fake_models.values()) <= 2
     for name, mtime in finished.items():
         assert (out / name / "session.json").stat().st_mtime_ns == mtime  # not rewritten
     assert _rows(out)["s3"]["status"] == "done"
