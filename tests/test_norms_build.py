@@ -18,6 +18,9 @@ import pytest
 
 from pipeline.norms import parse_norms
 
+# eight synthetic transcripts give folds with few poor sessions; scikit-learn says so each fold
+pytestmark = pytest.mark.filterwarnings("ignore:The least populated class:UserWarning")
+
 ROOT = Path(__file__).resolve().parent.parent
 SYNTHETIC = Path(__file__).parent / "fixtures" / "annomi_synthetic.csv"
 
