@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
@@ -12,6 +15,22 @@ import soundfile as sf
 from pipeline.accuracy import pyannote_sample_dir
 
 FIXTURES = Path(__file__).parent / "fixtures"
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+ANNOMI_SYNTHETIC = FIXTURES / "annomi_synthetic.csv"
+"""An invented table in AnnoMI's format (the real CSV is never committed)."""
+
+
+def script_module(name: str) -> ModuleType:
+    """Import a development script of ``scripts/`` (they import each other by bare name)."""
+    if str(SCRIPTS) not in sys.path:
+        sys.path.insert(0, str(SCRIPTS))
+    return importlib.import_module(name)
+
+
+@pytest.fixture(scope="session")
+def annomi() -> ModuleType:
+    """``scripts/annomi.py``: the AnnoMI loader and the reserved transcript ids."""
+    return script_module("annomi")
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,8 @@ AnnoMI's column format; the real AnnoMI CSV is never needed in tests.
 
 from __future__ import annotations
 
-import importlib
 import math
 import shutil
-import sys
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -42,27 +40,13 @@ from pipeline.mi_codes import (
     text_terms,
     utterance_probabilities,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
-SYNTHETIC = Path(__file__).parent / "fixtures" / "annomi_synthetic.csv"
-
-
-def _script(name: str) -> ModuleType:
-    scripts = str(ROOT / "scripts")
-    if scripts not in sys.path:
-        sys.path.insert(0, scripts)
-    return importlib.import_module(name)
-
-
-@pytest.fixture(scope="module")
-def annomi() -> ModuleType:
-    return _script("annomi")
+from tests.conftest import ANNOMI_SYNTHETIC, script_module
 
 
 @pytest.fixture(scope="module")
 def fit() -> ModuleType:
     pytest.importorskip("sklearn")
-    return _script("fit_mi_coder")
+    return script_module("fit_mi_coder")
 
 
 # ------------------------------------------------------------------ text features
@@ -334,7 +318,7 @@ def test_committed_coder_finds_bare_advice() -> None:
 
 
 def test_loader_votes_over_annotators_and_splits_reserved(annomi: ModuleType) -> None:
-    rows = annomi.load_annomi(SYNTHETIC)
+    rows = annomi.load_annomi(ANNOMI_SYNTHETIC)
     assert len(rows) == 10 * 18
     two = {r.utterance_id: r for r in rows if r.transcript_id == 2}
     assert two[0].labels.question == "open"  # 2 of 3 annotators
@@ -365,7 +349,7 @@ def _fit_bytes(fit: ModuleType, rows: list[object], path: Path) -> bytes:
 def test_fitted_coder_ignores_reserved_transcripts(
     annomi: ModuleType, fit: ModuleType, tmp_path: Path
 ) -> None:
-    rows = annomi.load_annomi(SYNTHETIC)
+    rows = annomi.load_annomi(ANNOMI_SYNTHETIC)
     with_reserved = _fit_bytes(fit, rows, tmp_path / "a.npz")
     without = _fit_bytes(fit, annomi.development_rows(rows), tmp_path / "b.npz")
     assert with_reserved == without
@@ -378,7 +362,7 @@ def test_fitted_coder_ignores_reserved_transcripts(
 
 
 def test_numpy_inference_reproduces_scikit_learn(annomi: ModuleType, fit: ModuleType) -> None:
-    data = fit.examples(annomi.development_rows(annomi.load_annomi(SYNTHETIC)))
+    data = fit.examples(annomi.development_rows(annomi.load_annomi(ANNOMI_SYNTHETIC)))
     options = fit.FitOptions(tune=False)
     featuriser = fit.Featuriser(data, options)
     features = featuriser.matrix(data)
@@ -408,7 +392,7 @@ def test_asr_like_text(fit: ModuleType) -> None:
 
 
 def test_cross_validation_folds_group_transcripts(annomi: ModuleType, fit: ModuleType) -> None:
-    data = fit.examples(annomi.development_rows(annomi.load_annomi(SYNTHETIC)))
+    data = fit.examples(annomi.development_rows(annomi.load_annomi(ANNOMI_SYNTHETIC)))
     folds = fit.transcript_folds(data, n_folds=4, seed=0)
     tested = [e.transcript_id for _, test in folds for e in test]
     assert sorted(tested) == sorted(e.transcript_id for e in data)
@@ -420,7 +404,7 @@ def test_cross_validation_folds_group_transcripts(annomi: ModuleType, fit: Modul
 def test_out_of_fold_codes_cover_development_utterances_only(
     annomi: ModuleType, fit: ModuleType
 ) -> None:
-    rows = annomi.load_annomi(SYNTHETIC)
+    rows = annomi.load_annomi(ANNOMI_SYNTHETIC)
     codes = fit.out_of_fold_codes(rows, n_folds=4, seed=0, options=fit.FitOptions(tune=False))
     development = annomi.development_rows(rows)
     assert set(codes) == {(r.transcript_id, r.utterance_id) for r in development}

@@ -6,41 +6,25 @@ exact numbers and that the reserved transcripts never reach the norms.
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from dataclasses import replace
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
 from pipeline.norms import parse_norms
+from tests.conftest import ANNOMI_SYNTHETIC, script_module
 
 # eight synthetic transcripts give folds with few poor sessions; scikit-learn says so each fold
 pytestmark = pytest.mark.filterwarnings("ignore:The least populated class:UserWarning")
 
-ROOT = Path(__file__).resolve().parent.parent
-SYNTHETIC = Path(__file__).parent / "fixtures" / "annomi_synthetic.csv"
-
-
-def _script(name: str) -> ModuleType:
-    scripts = str(ROOT / "scripts")
-    if scripts not in sys.path:
-        sys.path.insert(0, scripts)
-    return importlib.import_module(name)
-
-
-@pytest.fixture(scope="module")
-def annomi() -> ModuleType:
-    return _script("annomi")
 
 
 @pytest.fixture(scope="module")
 def norms() -> ModuleType:
     pytest.importorskip("sklearn")
-    return _script("build_norms")
+    return script_module("build_norms")
 
 
 def _build(norms: ModuleType, rows: list[Any]) -> str:
@@ -49,7 +33,7 @@ def _build(norms: ModuleType, rows: list[Any]) -> str:
 
 
 def test_norms_ignore_reserved_transcripts(annomi: ModuleType, norms: ModuleType) -> None:
-    rows = annomi.load_annomi(SYNTHETIC)
+    rows = annomi.load_annomi(ANNOMI_SYNTHETIC)
     assert {r.transcript_id for r in annomi.reserved_rows(rows)} == {4, 9}
     with_reserved = _build(norms, rows)
     assert with_reserved == _build(norms, annomi.development_rows(rows))
@@ -64,7 +48,7 @@ def test_norms_ignore_reserved_transcripts(annomi: ModuleType, norms: ModuleType
 def test_built_norms_parse_and_count_the_development_transcripts(
     annomi: ModuleType, norms: ModuleType
 ) -> None:
-    built = json.loads(_build(norms, annomi.load_annomi(SYNTHETIC)))
+    built = json.loads(_build(norms, annomi.load_annomi(ANNOMI_SYNTHETIC)))
     assert built["transcripts"] == {"high": 5, "low": 3}
     assert built["reserved_transcript_ids"] == [4, 9, 37, 54, 87, 106, 115, 118]
     assert "counselor_interruptions_per_10min" not in built["measures"]
