@@ -20,7 +20,6 @@ from tests.conftest import ANNOMI_SYNTHETIC, script_module
 pytestmark = pytest.mark.filterwarnings("ignore:The least populated class:UserWarning")
 
 
-
 @pytest.fixture(scope="module")
 def norms() -> ModuleType:
     pytest.importorskip("sklearn")
