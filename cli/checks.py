@@ -83,6 +83,15 @@ def check_max_duration(max_duration_s: float) -> None:
         )
 
 
+def check_channels(channels: str, counselor_channel: str | None) -> None:
+    """``--channels mix`` with ``--counselor-channel`` asks for two contradictory things."""
+    if channels == "mix" and counselor_channel is not None:
+        raise OptionError(
+            f"--channels mix contradicts --counselor-channel {counselor_channel} (a named "
+            "channel means one party per channel): drop one of them"
+        )
+
+
 def check_language(language: str | None) -> None:
     """``--language``: one of Whisper's language codes (e.g. ``en``)."""
     if language is None:

@@ -44,7 +44,7 @@ def add_cohort_parser(
         "cohort",
         help="score a cohort: a manifest CSV or a folder of recordings",
         description="Analyze every session of a manifest CSV (session_id, trainee_id, "
-        "audio_path[, cohort, session_date, counselor_hint]) or of a folder of recordings "
+        "audio_path[, cohort, session_date, counselor_hint, channels]) or of a folder of recordings "
         "(session id = file name, trainee = parent folder), and write OUT/<session_id>/, "
         "cohort.csv, cohort.parquet, trainees.csv and cohort.html. Finished stages are "
         "cached: a rerun only computes what is missing.",
@@ -76,6 +76,14 @@ def add_cohort_parser(
     cohort.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     cohort.add_argument("--threads", type=int, default=0, help="CPU threads per session (0: all)")
     cohort.add_argument("--num-speakers", type=int, default=2, help="known speaker count")
+    cohort.add_argument(
+        "--channels",
+        choices=["auto", "mix", "split"],
+        default="auto",
+        help="stereo recordings: auto (default) diarizes by channel when each party has its "
+        "own channel, mix analyzes the mixed-down voices, split always diarizes by channel; "
+        "a manifest's channels column overrides it per session",
+    )
     cohort.add_argument(
         "--max-duration-s", type=float, default=4 * 3600.0, help="reject longer recordings"
     )
@@ -135,6 +143,7 @@ def run_cohort(args: argparse.Namespace) -> int:
         cpu_threads=args.threads,
         num_speakers=args.num_speakers,
         max_duration_s=args.max_duration_s,
+        channels=args.channels,
     )
     print(f"scoring {len(sessions)} sessions into {args.out.resolve()}", file=sys.stderr)
     result = run_cohort_flow(

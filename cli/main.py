@@ -20,6 +20,7 @@ from types import FrameType
 from typing import NoReturn, cast
 
 from cli.checks import (
+    check_channels,
     check_language,
     check_max_duration,
     check_output_dir,
@@ -204,6 +205,7 @@ def check_analyze(args: argparse.Namespace) -> bool:
     check_threads(args.threads)
     check_max_duration(args.max_duration_s)
     check_language(args.language)
+    check_channels(args.channels, args.counselor_channel)
     resolve_whisper(args.model)
     if args.pipeline_dir is not None:
         resolve_pyannote_pipeline(args.pipeline_dir)

@@ -58,6 +58,8 @@ SESSION_COLUMNS: tuple[str, ...] = (
     "roles_method",
     "roles_confidence",
     "speakers",
+    "diarization_method",
+    "diarization_quality",
     "sha256",
     "cached",
     "wall_s",
@@ -74,6 +76,8 @@ TEXT_COLUMNS = frozenset(
         "client_led",
         "score_band",
         "roles_method",
+        "diarization_method",
+        "diarization_quality",
         "sha256",
         "session_json",
     }
@@ -135,6 +139,7 @@ def session_row(
         return row
     metrics, evidence, roles = document["metrics"], document["evidence"], document["roles"]
     interruptions = metrics["interruptions"]
+    diarization = document.get("diarization") or {}  # absent before schema 2.0
     behaviour = metrics.get("behaviour") or {}  # schema 2.0 counts MI behaviour here
     questions = metrics.get("questions") or behaviour.get("questions") or {}
     row.update(
@@ -160,6 +165,8 @@ def session_row(
         roles_method=roles["method"],
         roles_confidence=roles["confidence"],
         speakers=len(document["speakers"]),
+        diarization_method=diarization.get("method"),
+        diarization_quality=diarization.get("quality"),
         sha256=document["audio"]["sha256"],
         session_json=summary.get("session_json"),
     )

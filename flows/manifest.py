@@ -2,12 +2,15 @@
 
 A manifest has one row per session::
 
-    session_id,trainee_id,audio_path[,cohort,session_date,counselor_hint]
+    session_id,trainee_id,audio_path[,cohort,session_date,counselor_hint,channels]
 
 ``audio_path`` (and an enrollment path in ``counselor_hint``) may be relative to
 the manifest's folder. ``counselor_hint`` is ``first`` (the counselor speaks
 first), ``left`` or ``right`` (a stereo recording with the counselor on that
 channel), or a path to a recording of the counselor's voice alone.
+``channels`` overrides the cohort's ``--channels`` for one stereo recording:
+``auto`` (decide from the audio), ``mix`` (analyze the voices mixed down) or
+``split`` (one party per channel).
 
 A folder is scanned recursively for audio and video files: ``session_id`` is
 the file's stem and ``trainee_id`` the name of its parent folder (``unknown``
@@ -28,10 +31,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline.errors import AnalyzerError
+from pipeline.channels import ChannelsOption
 from pipeline.session import SpeechOptions
 
 REQUIRED_COLUMNS = ("session_id", "trainee_id", "audio_path")
-OPTIONAL_COLUMNS = ("cohort", "session_date", "counselor_hint")
+OPTIONAL_COLUMNS = ("cohort", "session_date", "counselor_hint", "channels")
 AUDIO_EXTENSIONS = frozenset(
     {
         ".wav",
@@ -57,6 +61,7 @@ UNKNOWN_TRAINEE = "unknown"
 _SAFE_ID = re.compile(r"^\w[\w .@+-]*$")
 """A session id names an output folder: word characters, then also spaces and . @ + -."""
 CHANNEL_HINTS = ("left", "right")
+CHANNEL_MODES: tuple[ChannelsOption, ...] = ("auto", "mix", "split")
 
 
 class ManifestError(AnalyzerError):
@@ -80,9 +85,13 @@ class SessionSpec:
     session_date: str | None = None
     counselor_hint: str | None = None
     """``first``, ``left``, ``right``, or the absolute path of an enrollment recording."""
+    channels: ChannelsOption | None = None
+    """This session's stereo handling; None keeps the cohort's."""
 
     def speech_options(self, base: SpeechOptions) -> SpeechOptions:
         """The model settings for this session: ``base`` plus its channel or enrollment hint."""
+        if self.channels is not None:
+            base = replace(base, channels=self.channels)
         if self.counselor_hint in CHANNEL_HINTS:
             return replace(base, counselor_channel=self.counselor_hint)  # type: ignore[arg-type]
         if self.counselor_hint not in (None, "first"):
@@ -126,6 +135,23 @@ def _url_problem(base: Path, value: str, column: str, where: str) -> str | None:
 def _resolve(base: Path, value: str) -> Path:
     path = Path(value).expanduser()
     return (path if path.is_absolute() else base / path).resolve()
+
+
+def _channels(
+    value: str | None, hint: str | None, where: str, problems: list[str]
+) -> ChannelsOption | None:
+    """The ``channels`` column: one of :data:`CHANNEL_MODES`, and no mix with a named channel."""
+    if value is None:
+        return None
+    mode = next((m for m in CHANNEL_MODES if m == value.lower()), None)
+    if mode is None:
+        problems.append(f"{where}: channels {value!r} is not one of {', '.join(CHANNEL_MODES)}")
+    elif mode == "mix" and hint in CHANNEL_HINTS:
+        problems.append(
+            f"{where}: channels 'mix' contradicts counselor_hint {hint!r} "
+            "(a named channel means one party per channel): drop one of them"
+        )
+    return mode
 
 
 def read_manifest(path: str | Path) -> list[SessionSpec]:
@@ -203,6 +229,7 @@ def read_manifest(path: str | Path) -> list[SessionSpec]:
                     "nor an existing enrollment recording"
                 )
             hint = str(enrollment)
+        channels = _channels(row.get("channels") or None, hint, where, problems)
         sessions.append(
             SessionSpec(
                 session_id=session_id,
@@ -211,6 +238,7 @@ def read_manifest(path: str | Path) -> list[SessionSpec]:
                 cohort=row.get("cohort") or None,
                 session_date=date,
                 counselor_hint=hint,
+                channels=channels,
             )
         )
     if not sessions and not problems:

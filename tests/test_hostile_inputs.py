@@ -360,6 +360,10 @@ GOOD = FIXTURES / "dialogue_client_led.wav"
         (["--model", "no-such-model"], "unknown transcription model 'no-such-model'"),
         (["--pipeline-dir", "/nonexistent"], "'/nonexistent' is not a pyannote pipeline"),
         (["--enroll", "/nonexistent.wav"], "/nonexistent.wav: no such file"),
+        (
+            ["--channels", "mix", "--counselor-channel", "left"],
+            "--channels mix contradicts --counselor-channel left",
+        ),
     ],
 )
 def test_bad_options_are_refused_before_anything_runs(

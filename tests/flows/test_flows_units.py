@@ -145,6 +145,41 @@ def test_manifest_rows_resolve_relative_paths_and_hints(tmp_path: Path) -> None:
     assert c.speech_options(SpeechOptions()).enrollment == str((tmp_path / "enroll.wav").resolve())
 
 
+def test_manifest_channels_column_overrides_the_cohort_setting(tmp_path: Path) -> None:
+    shutil.copyfile(FIXTURES / "dialogue_stereo.wav", tmp_path / "s.wav")
+    manifest = _write(
+        tmp_path / "m.csv",
+        "session_id,trainee_id,audio_path,counselor_hint,channels\n"
+        "a,t1,s.wav,,MIX\n"
+        "b,t1,s.wav,right,split\n"
+        "c,t1,s.wav,first,\n",
+    )
+    a, b, c = read_manifest(manifest)
+    cohort = SpeechOptions(channels="split")
+    assert a.channels == "mix" and a.speech_options(cohort) == SpeechOptions(channels="mix")
+    assert b.speech_options(SpeechOptions()) == SpeechOptions(
+        channels="split", counselor_channel="right"
+    )
+    assert c.channels is None and c.speech_options(cohort) == cohort
+
+
+def test_manifest_channels_problems(tmp_path: Path) -> None:
+    shutil.copyfile(FIXTURES / "dialogue_stereo.wav", tmp_path / "s.wav")
+    manifest = _write(
+        tmp_path / "m.csv",
+        "session_id,trainee_id,audio_path,counselor_hint,channels\n"
+        "a,t1,s.wav,,stereo\n"
+        "b,t1,s.wav,left,mix\n",
+    )
+    with pytest.raises(ManifestError) as caught:
+        read_manifest(manifest)
+    assert caught.value.problems == (
+        "line 2: channels 'stereo' is not one of auto, mix, split",
+        "line 3: channels 'mix' contradicts counselor_hint 'left' (a named channel means one "
+        "party per channel): drop one of them",
+    )
+
+
 def test_manifest_problems_are_all_reported_at_once(tmp_path: Path) -> None:
     shutil.copyfile(FIXTURES / "video_with_audio.mp4", tmp_path / "v.mp4")
     manifest = _write(
@@ -242,12 +277,17 @@ def test_trainee_table_pools_interruptions_and_counts_verdicts(tmp_path: Path) -
         SessionSpec("c", "t2", tmp_path / "c.wav"),
     ]
     done = {"status": "done", "error": None, "computed": ["score", "report"]}
+    split = _document(0.6, "yes", 1, 600.0) | {
+        "diarization": {"method": "channel", "quality": "good"}
+    }
     rows = [
-        session_row(specs[0], done, _document(0.6, "yes", 1, 600.0)),
+        session_row(specs[0], done, split),
         session_row(specs[1], done, _document(0.4, "no", 3, 1200.0)),
         session_row(specs[2], {"status": "failed", "error": "c.wav: corrupt"}, None),
     ]
     assert rows[0]["cached"] is True and rows[2]["cached"] is None
+    assert (rows[0]["diarization_method"], rows[0]["diarization_quality"]) == ("channel", "good")
+    assert rows[1]["diarization_method"] is None  # a document from before schema 2.0
     sessions = session_table(rows)
     trainees = trainee_table(sessions).set_index("trainee_id")
     assert trainees.loc["t1", "sessions_scored"] == 2
