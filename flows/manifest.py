@@ -30,8 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipeline.errors import AnalyzerError
 from pipeline.channels import ChannelsOption
+from pipeline.errors import AnalyzerError
 from pipeline.session import SpeechOptions
 
 REQUIRED_COLUMNS = ("session_id", "trainee_id", "audio_path")

@@ -905,6 +905,9 @@ def _roles(document: Doc) -> list[tuple[str, str]]:
     if quality or method:
         shown = quality or DASH
         rows.append(("Speaker separation", f"{shown} ({method})" if method else shown))
+    channels = _map(diarization.get("channels"))
+    if (_float(_map(channels.get("evidence")).get("channels")) or 0) >= 2:
+        rows.append(("Stereo channels", _text(channels.get("reason")) or DASH))
     return rows
 
 

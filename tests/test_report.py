@@ -794,3 +794,15 @@ def test_the_diarization_block_is_named_with_the_speakers(v2: dict[str, Any]) ->
     assert "<dt>Speaker separation</dt><dd>— (channel)</dd>" in render_html(v2)
     v2["diarization"]["quality"] = "doubtful"
     assert "<dt>Speaker separation</dt><dd>doubtful (channel)</dd>" in render_html(v2)
+
+
+def test_the_stereo_decision_is_shown_for_stereo_recordings_only(v2: dict[str, Any]) -> None:
+    reason = "each channel carries its own voice: diarized by channel"
+    v2["diarization"] = {
+        "method": "channel",
+        "quality": "good",
+        "channels": {"mode": "split", "reason": reason, "evidence": {"channels": 2.0}},
+    }
+    assert f"<dt>Stereo channels</dt><dd>{reason}</dd>" in render_html(v2)
+    v2["diarization"]["channels"] = {"mode": "mix", "reason": "mono recording", "evidence": {}}
+    assert "Stereo channels" not in render_html(v2)

@@ -27,6 +27,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 HINTS = ("auto", "first", "left", "right", "enrollment")
 """How the uploader said to tell the counselor from the client."""
+CHANNEL_MODES = ("auto", "mix", "split")
+"""How the uploader said to treat a stereo recording (``SpeechOptions.channels``)."""
 
 
 def utcnow() -> dt.datetime:
@@ -130,6 +132,8 @@ class Recording(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     channels: Mapped[int | None] = mapped_column(Integer, nullable=True)
     hint: Mapped[str] = mapped_column(String(16), default="auto")
+    channel_mode: Mapped[str] = mapped_column(String(8), default="auto", server_default="auto")
+    """``auto``: decide from the audio; ``mix`` / ``split``: the uploader's choice."""
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     """``queued`` until the analysis ends, then ``done`` or ``failed``; the finer stage of a
     running analysis is in its ``status.json``."""

@@ -153,6 +153,8 @@ def speech_options(settings: Settings, recording: Recording, storage: Storage) -
         "device": settings.device,
         "cpu_threads": settings.cpu_threads,
     }
+    if recording.channel_mode != "auto":
+        options["channels"] = recording.channel_mode
     if recording.hint in ("left", "right"):
         options["counselor_channel"] = recording.hint
     if recording.hint == "enrollment":

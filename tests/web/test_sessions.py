@@ -300,6 +300,22 @@ def test_channel_hint_needs_a_stereo_recording(make_user: Callable[..., User]) -
     assert "needs a stereo recording" in response.json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"channels": "split"}, "one person per channel needs a two-channel recording"),
+        ({"channels": "both"}, "unknown stereo channel setting"),
+        ({"channels": "mix", "hint": "right"}, "cannot go with mixing the channels"),
+    ],
+)
+def test_stereo_settings_are_checked(
+    make_user: Callable[..., User], fields: dict[str, str], message: str
+) -> None:
+    response = make_user("alice").upload(WAV, fields=fields)
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
 class RecordingExecutor(Executor):
     """Keeps jobs without running them (an analysis still queued)."""
 
@@ -318,6 +334,8 @@ def test_hints_become_speech_options(settings: Settings) -> None:
         alice = User(app, "alice")
         stereo = FIXTURES / "dialogue_stereo.wav"
         assert alice.upload(stereo, fields={"hint": "right"}).status_code == 201
+        mixed = FIXTURES / "realistic" / "kokoro_drinking_stereo.ogg"
+        assert alice.upload(mixed, fields={"channels": "mix"}).status_code == 201
         assert alice.upload(WAV, fields={"hint": "first"}).status_code == 201
         missing = alice.upload(
             FIXTURES / "dialogue_counselor_led.wav", fields={"hint": "enrollment"}
@@ -330,8 +348,9 @@ def test_hints_become_speech_options(settings: Settings) -> None:
             extra_files={"enrollment": ("me.wav", sample.read_bytes())},
         )
         assert enrolled.status_code == 201
-        channel, first, enrollment = executor.jobs
+        channel, mix, first, enrollment = executor.jobs
         assert channel.speech["counselor_channel"] == "right" and not channel.counselor_first
+        assert "channels" not in channel.speech and mix.speech["channels"] == "mix"
         assert first.counselor_first and "counselor_channel" not in first.speech
         assert Path(enrollment.speech["enrollment"]).read_bytes() == sample.read_bytes()
         assert Path(enrollment.speech["enrollment"]).name == "enrollment.wav"

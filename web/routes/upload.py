@@ -16,7 +16,7 @@ from web import recordings
 from web.auth import CSRF_FIELD, CSRF_HEADER, CurrentPrincipal, Principal, check_csrf
 from web.db import Database
 from web.media import MediaInfo, NotMediaError, sniff
-from web.models import HINTS, Recording, User
+from web.models import CHANNEL_MODES, HINTS, Recording, User
 from web.pages import render
 from web.processing import QueueFullError
 from web.storage import Storage, new_public_id
@@ -103,6 +103,7 @@ def _store(
                 sha256=recording_file.sha256,
                 channels=info.channels,
                 hint=form.fields.get("hint", "auto"),
+                channel_mode=form.fields.get("channels", "auto"),
                 status="queued",
             )
             session.add(recording)
@@ -122,6 +123,16 @@ def _validate(form: ReceivedForm) -> tuple[MediaInfo, MediaInfo | None]:
     if hint not in HINTS:
         raise UploadError(400, "unknown counselor hint")
     form.fields["hint"] = hint
+    channels = form.fields.get("channels", "auto") or "auto"
+    if channels not in CHANNEL_MODES:
+        raise UploadError(400, "unknown stereo channel setting")
+    if channels == "mix" and hint in ("left", "right"):
+        raise UploadError(
+            400,
+            f"the {hint}-channel hint means one person per channel; it cannot go with "
+            "mixing the channels — choose one",
+        )
+    form.fields["channels"] = channels
     _parse_date(form.fields.get("session_date", ""))
     info = _sniff_or_refuse(form.files["recording"], "")
     if hint in ("left", "right") and info.channels < 2:
@@ -129,6 +140,12 @@ def _validate(form: ReceivedForm) -> tuple[MediaInfo, MediaInfo | None]:
             400,
             f"the {hint}-channel hint needs a stereo recording; this one has "
             f"{info.channels} channel — choose another hint",
+        )
+    if channels == "split" and info.channels != 2:
+        raise UploadError(
+            400,
+            f"one person per channel needs a two-channel recording; this one has "
+            f"{info.channels} — choose another stereo setting",
         )
     enrollment_info = None
     if hint == "enrollment":

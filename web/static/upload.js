@@ -89,6 +89,7 @@
     data.append("trainee", form.elements.trainee.value);
     data.append("session_date", form.elements.session_date.value);
     data.append("hint", hint);
+    data.append("channels", form.elements.channels.value);
     if (hint === "enrollment") data.append("enrollment", enrollment.files[0]);
     data.append("recording", file);
 
