@@ -169,29 +169,67 @@ def _channels_first(frame: av.AudioFrame) -> npt.NDArray[np.float32]:
     return packed.reshape(-1, channels).T
 
 
+class _SampleBuffer:
+    """``(channels, samples)`` float32 filled frame by frame, grown geometrically.
+
+    Decoded frames are copied in as they come, so the decoder's small frame
+    buffers are freed at once and the recording is held once: a list of
+    frames concatenated at the end would hold it twice, plus the frames'
+    allocator overhead (about 300 MB for a 10-minute file).
+    """
+
+    def __init__(self, channels: int, capacity: int) -> None:
+        self.data = np.empty((channels, max(capacity, 1)), dtype=np.float32)
+        self.filled = 0
+
+    def append(self, chunk: npt.NDArray[np.float32]) -> None:
+        end = self.filled + chunk.shape[1]
+        if end > self.data.shape[1]:
+            grown = np.empty((self.data.shape[0], max(end, 2 * self.data.shape[1])), np.float32)
+            grown[:, : self.filled] = self.data[:, : self.filled]
+            self.data = grown
+        self.data[:, self.filled : end] = chunk
+        self.filled = end
+
+    def samples(self) -> npt.NDArray[np.float32]:
+        """The samples decoded; a copy only when over 1 % (and 1 s) of the buffer is unused."""
+        spare = self.data.shape[1] - self.filled
+        if spare > max(SAMPLE_RATE_HZ, self.data.shape[1] // 100):
+            return self.data[:, : self.filled].copy()
+        return self.data[:, : self.filled]
+
+
 def _decode(
     container: av.container.InputContainer,
     stream: av.AudioStream,
     *,
     max_duration_s: float,
     name: str,
+    expected_s: float | None = None,
 ) -> npt.NDArray[np.float32]:
-    """All of the stream's audio as ``(channels, samples)`` at 16 kHz."""
+    """All of the stream's audio as ``(channels, samples)`` at 16 kHz.
+
+    ``expected_s`` (the declared duration) sizes the buffer up front, so a
+    well-formed file is decoded with no reallocation.
+    """
     channels = stream.codec_context.channels or 1
     layout = "mono" if channels == 1 else "stereo" if channels == 2 else stream.layout.name
     # Packed (interleaved) output: PyAV's to_ndarray() crashes the process on planar
     # frames of 8 or more channels (one plane each), so one plane is reshaped here.
     resampler = av.AudioResampler(format="flt", layout=layout, rate=SAMPLE_RATE_HZ)
-    chunks: list[npt.NDArray[np.float32]] = []
-    decoded = 0
     max_samples = int(max_duration_s * SAMPLE_RATE_HZ)
+    expected = min(expected_s or 60.0, max_duration_s) + 1.0
+    buffer: _SampleBuffer | None = None
+    decoded = 0
     try:
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
                 chunk = _channels_first(out)
                 if not np.isfinite(chunk).all():
                     raise CorruptAudioError(_non_finite_message(name, chunk, decoded))
-                chunks.append(chunk)
+                if buffer is None:
+                    buffer = _SampleBuffer(chunk.shape[0], int(expected * SAMPLE_RATE_HZ))
+                buffer.append(chunk)
                 decoded += chunk.shape[1]
             if decoded > max_samples:
                 raise TooLongError(
@@ -202,18 +240,20 @@ def _decode(
             chunk = _channels_first(out)
             if not np.isfinite(chunk).all():
                 raise CorruptAudioError(_non_finite_message(name, chunk, decoded))
-            chunks.append(chunk)
+            if buffer is None:
+                buffer = _SampleBuffer(chunk.shape[0], chunk.shape[1])
+            buffer.append(chunk)
     except av.error.FFmpegError as error:
-        if not chunks:
+        if buffer is None:
             raise CorruptAudioError(
                 f"{name}: audio data cannot be decoded ({error.strerror})"
             ) from error
         raise CorruptAudioError(
             f"{name}: audio data is corrupt after {decoded / SAMPLE_RATE_HZ:.1f} s ({error.strerror})"
         ) from error
-    if not chunks:
+    if buffer is None:
         raise CorruptAudioError(f"{name}: the audio stream holds no decodable samples")
-    return np.concatenate(chunks, axis=1)
+    return buffer.samples()
 
 
 def _non_finite_message(name: str, chunk: npt.NDArray[np.float32], offset: int) -> str:
@@ -225,12 +265,30 @@ def _non_finite_message(name: str, chunk: npt.NDArray[np.float32], offset: int) 
     )
 
 
+_SILENCE_FRAME = 1024
+_SILENCE_HOP = 512
+_SILENCE_BLOCK_FRAMES = 16_384
+"""Frames measured at once (about 9 minutes): librosa's RMS holds twice the samples it frames."""
+
+
 def is_silent(
     samples: npt.NDArray[np.float32], *, silence_dbfs: float = DEFAULT_SILENCE_DBFS
 ) -> bool:
-    """True when no 64 ms frame reaches ``silence_dbfs`` RMS (dB relative to full scale)."""
-    rms = librosa.feature.rms(y=samples, frame_length=1024, hop_length=512, center=False)
-    loudest = float(np.max(rms)) if rms.size else 0.0
+    """True when no 64 ms frame reaches ``silence_dbfs`` RMS (dB relative to full scale).
+
+    The frames (1024 samples every 512) are measured a block at a time, with
+    the same values as one pass over the whole recording.
+    """
+    loudest = 0.0
+    step = _SILENCE_BLOCK_FRAMES * _SILENCE_HOP
+    for start in range(0, max(samples.shape[0] - _SILENCE_FRAME, 0) + 1, step):
+        block = samples[start : start + step - _SILENCE_HOP + _SILENCE_FRAME]
+        if block.shape[0] < _SILENCE_FRAME:
+            break
+        rms = librosa.feature.rms(
+            y=block, frame_length=_SILENCE_FRAME, hop_length=_SILENCE_HOP, center=False
+        )
+        loudest = max(loudest, float(np.max(rms)))
     return bool(20 * np.log10(max(loudest, 1e-10)) < silence_dbfs)
 
 
@@ -339,7 +397,9 @@ def load_audio(
     try:
         with open_local(file) as container:
             stream, declared_s = _audio_stream(container, file, max_duration_s=max_duration_s)
-            channel_samples = _decode(container, stream, max_duration_s=max_duration_s, name=name)
+            channel_samples = _decode(
+                container, stream, max_duration_s=max_duration_s, name=name, expected_s=declared_s
+            )
             info = AudioInfo(
                 path=str(file),
                 sha256=sha256,
@@ -361,7 +421,11 @@ def load_audio(
         raise TooShortError(
             f"{name}: recording lasts {info.duration_s:.2f} s; at least {min_duration_s:g} s is needed"
         )
-    samples = channel_samples.mean(axis=0).astype(np.float32)
+    # a mono file's mix is its one channel: share it rather than hold the recording twice
+    if channel_samples.shape[0] == 1:
+        samples = channel_samples[0]
+    else:
+        samples = channel_samples.mean(axis=0).astype(np.float32, copy=False)
     if is_silent(samples, silence_dbfs=silence_dbfs):
         raise SilentAudioError(
             f"{name}: recording is silent (no sound above {silence_dbfs:g} dBFS)"

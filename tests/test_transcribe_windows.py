@@ -1,0 +1,236 @@
+"""Windowed transcription: where long recordings are cut, and how times come back.
+
+Pure functions with exact numbers, properties that hold for any speech
+regions, and the window loop driven by a fake Whisper (no model).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+from faster_whisper.vad import SpeechTimestampsMap
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pipeline.transcribe as transcribe_module
+from pipeline.transcribe import (
+    _restore_words,
+    _windowed_segments,
+    plan_windows,
+    region_index,
+    restore_time,
+)
+
+SPANS = [(16_000, 48_000), (80_000, 96_000), (160_000, 240_000)]
+"""1-3 s, 5-6 s and 10-15 s of a recording: 2 + 1 + 5 = 8 s of speech."""
+
+
+# --------------------------------------------------------------------------- plan_windows
+
+
+def test_plan_windows_cuts_between_regions_when_the_next_would_overflow() -> None:
+    assert plan_windows(SPANS, max_speech_samples=48_000) == (
+        ((16_000, 48_000), (80_000, 96_000)),
+        ((160_000, 240_000),),
+    )
+
+
+def test_plan_windows_fills_a_window_exactly_to_the_limit() -> None:
+    assert plan_windows(SPANS, max_speech_samples=128_000) == (tuple(SPANS),)
+    assert plan_windows(SPANS, max_speech_samples=127_999) == (
+        ((16_000, 48_000), (80_000, 96_000)),
+        ((160_000, 240_000),),
+    )
+
+
+def test_plan_windows_never_cuts_inside_a_region_longer_than_the_limit() -> None:
+    assert plan_windows(SPANS, max_speech_samples=10_000) == (
+        ((16_000, 48_000),),
+        ((80_000, 96_000),),
+        ((160_000, 240_000),),
+    )
+
+
+def test_plan_windows_of_nothing_and_a_bad_limit() -> None:
+    assert plan_windows([], max_speech_samples=1) == ()
+    with pytest.raises(ValueError, match="at least 1"):
+        plan_windows(SPANS, max_speech_samples=0)
+
+
+# --------------------------------------------------------------------------- restore_time
+
+
+@pytest.mark.parametrize(
+    ("time_s", "expected_s"),
+    [
+        (0.0, 1.0),  # start of the first region: 1 s of silence before it
+        (1.999, 3.0),  # rounded to 10 ms, as faster-whisper does
+        (2.0, 5.0),  # the first region's end is the second's start
+        (2.5, 5.5),
+        (3.0, 10.0),
+        (8.0, 15.0),
+        (9.0, 16.0),  # past the last region: its offset still applies
+    ],
+)
+def test_restore_time(time_s: float, expected_s: float) -> None:
+    assert restore_time(time_s, SPANS) == expected_s
+
+
+def test_restore_time_at_a_region_end() -> None:
+    assert region_index(2.0, SPANS) == 1
+    assert region_index(2.0, SPANS, is_end=True) == 0
+    assert restore_time(2.0, SPANS, is_end=True) == 3.0
+    assert restore_time(2.2, SPANS, region=0) == 3.2
+
+
+@dataclass
+class FakeWord:
+    start: float
+    end: float
+    word: str
+    probability: float = 0.9
+
+
+@dataclass
+class FakeSegment:
+    start: float
+    end: float
+    text: str
+    words: list[FakeWord] = field(default_factory=list)
+
+
+def test_restore_words_maps_a_word_through_the_region_of_its_middle() -> None:
+    # 1.8-2.4 s straddles the end of the first region (2 s); its middle (2.1) is in the second
+    segment = FakeSegment(1.5, 2.4, "a b", [FakeWord(1.5, 1.8, " a"), FakeWord(1.8, 2.4, " b")])
+    start, end, words = _restore_words(segment, SPANS)
+    assert (start, end) == (2.5, 5.4)
+    assert [(s, e) for s, e, _ in words] == [(2.5, 2.8), (4.8, 5.4)]
+
+
+def test_restore_words_without_words_maps_the_segment() -> None:
+    assert _restore_words(FakeSegment(0.5, 2.0, "..."), SPANS)[:2] == (1.5, 3.0)
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@st.composite
+def speech_regions(draw: st.DrawFn) -> list[tuple[int, int]]:
+    """Sorted, disjoint regions with a pause of at least one sample between them."""
+    lengths = draw(st.lists(st.integers(1, 400_000), min_size=1, max_size=30))
+    pauses = draw(st.lists(st.integers(1, 200_000), min_size=len(lengths), max_size=len(lengths)))
+    spans, position = [], 0
+    for length, pause in zip(lengths, pauses, strict=True):
+        position += pause
+        spans.append((position, position + length))
+        position += length
+    return spans
+
+
+@given(speech_regions(), st.integers(1, 2_000_000))
+def test_windows_cover_every_region_once_in_order_and_cut_in_pauses(
+    spans: list[tuple[int, int]], limit: int
+) -> None:
+    windows = plan_windows(spans, max_speech_samples=limit)
+    assert [span for window in windows for span in window] == spans
+    for window in windows:
+        assert len(window) == 1 or sum(e - s for s, e in window) <= limit
+    for before, after in itertools.pairwise(windows):
+        assert before[-1][1] < after[0][0]  # the cut lies in a pause
+        # greedy: the next region did not fit
+        assert sum(e - s for s, e in before) + (after[0][1] - after[0][0]) > limit
+
+
+@given(speech_regions(), st.floats(0.0, 1.0), st.booleans())
+def test_restore_time_agrees_with_faster_whisper(
+    spans: list[tuple[int, int]], fraction: float, is_end: bool
+) -> None:
+    speech_s = sum(e - s for s, e in spans) / 16_000
+    time_s = round(fraction * speech_s, 2)
+    reference = SpeechTimestampsMap([{"start": s, "end": e} for s, e in spans], 16_000)
+    assert restore_time(time_s, spans, is_end=is_end) == reference.get_original_time(
+        time_s, is_end=is_end
+    )
+
+
+@given(speech_regions(), st.lists(st.floats(0.0, 1.0), min_size=2, max_size=60))
+@settings(max_examples=200)
+def test_restored_words_stay_sorted_and_inside_the_speech(
+    spans: list[tuple[int, int]], cuts: list[float]
+) -> None:
+    speech_s = sum(e - s for s, e in spans) / 16_000
+    times = sorted(math.floor(c * speech_s * 100) / 100 for c in cuts)  # 10 ms steps in the speech
+    words = [FakeWord(a, b, "w") for a, b in zip(times[::2], times[1::2], strict=False)]
+    _start, _end, restored = _restore_words(FakeSegment(times[0], times[-1], "", words), spans)
+    flat = [t for start, end, _ in restored for t in (start, end)]
+    assert flat == sorted(flat)
+    assert all(spans[0][0] / 16_000 - 0.005 <= t <= spans[-1][1] / 16_000 + 0.005 for t in flat)
+
+
+# --------------------------------------------------------------------------- the window loop
+
+
+@dataclass
+class FakeInfo:
+    language: str
+    language_probability: float
+
+
+class FakeWhisper:
+    """Answers each call with one segment spanning the audio it was given."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def transcribe(self, audio: np.ndarray, **options: Any) -> tuple[Any, FakeInfo]:
+        self.calls.append({"samples": audio.shape[0], "first": float(audio[0])} | options)
+        length_s = audio.shape[0] / 16_000
+        language = options["language"] or "en"
+        segment = FakeSegment(0.0, length_s, "x", [FakeWord(0.0, length_s, " x")])
+        return iter([segment]), FakeInfo(language, 0.5 if options["language"] is None else 1.0)
+
+
+def test_windows_are_transcribed_apart_with_the_first_windows_language(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import faster_whisper.vad
+
+    samples = np.arange(300_000, dtype=np.float32)
+    monkeypatch.setattr(
+        faster_whisper.vad,
+        "get_speech_timestamps",
+        lambda audio, options: [{"start": s, "end": e} for s, e in SPANS],
+    )
+    whisper = FakeWhisper()
+    segments, info = _windowed_segments(
+        whisper, samples, {"language": None, "beam_size": 5}, window_speech_s=3.0
+    )
+    found = [(start, end, [(s, e) for s, e, _ in words]) for start, end, words, _ in segments]
+    # the first window's one word (0-3 s of its speech) is placed by its middle, in 1-3 s
+    assert found == [(1.0, 4.0, [(1.0, 4.0)]), (10.0, 15.0, [(10.0, 15.0)])]
+    assert (info.language, info.language_probability) == ("en", 0.5)
+    assert [(c["samples"], c["first"], c["language"], c["vad_filter"]) for c in whisper.calls] == [
+        (48_000, 16_000.0, None, False),
+        (80_000, 160_000.0, "en", False),
+    ]
+
+
+def test_no_speech_falls_back_to_faster_whispers_own_vad(monkeypatch: pytest.MonkeyPatch) -> None:
+    import faster_whisper.vad
+
+    monkeypatch.setattr(faster_whisper.vad, "get_speech_timestamps", lambda audio, options: [])
+    whisper = FakeWhisper()
+    segments, _info = _windowed_segments(
+        whisper, np.ones(32_000, dtype=np.float32), {"language": "de"}, window_speech_s=3.0
+    )
+    assert [start for start, *_ in segments] == [0.0]
+    assert [(c["samples"], c["vad_filter"]) for c in whisper.calls] == [(32_000, True)]
+
+
+def test_transcribe_module_default_window_is_a_few_minutes() -> None:
+    assert 60.0 <= transcribe_module.DEFAULT_WINDOW_SPEECH_S <= 600.0
