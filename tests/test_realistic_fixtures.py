@@ -20,7 +20,10 @@ from pipeline.audio import load_audio
 from pipeline.session import SpeechResult
 
 REALISTIC = Path(__file__).parent / "fixtures" / "realistic"
+HELDOUT = Path(__file__).parent / "fixtures" / "realistic_heldout"
 TRUTHS = sorted(REALISTIC.glob("*.truth.json"))
+HELDOUT_TRUTHS = sorted(HELDOUT.glob("*.truth.json"))
+ALL_TRUTHS = TRUTHS + HELDOUT_TRUTHS
 
 
 def truth(path: Path) -> dict[str, Any]:
@@ -49,7 +52,27 @@ def test_there_are_enough_fixtures_voices_and_events() -> None:
     assert size < 8_000_000
 
 
-@pytest.mark.parametrize("path", TRUTHS, ids=lambda p: p.name.removesuffix(".truth.json"))
+def test_the_held_out_set_is_new_and_small() -> None:
+    # Held-out dialogues: other scripts and voices than the development set, at least one
+    # same-gender pair, room and noise on some, stereo on some; small enough to commit.
+    assert len(HELDOUT_TRUTHS) >= 4
+    held_out = [truth(p) for p in HELDOUT_TRUTHS]
+    dev_voices = {v for p in TRUTHS for v in truth(p)["voices"].values()}
+    voices = {v for t in held_out for v in t["voices"].values()}
+    assert len(voices) >= 8 and not voices & dev_voices
+    assert any(len({v[1] for v in t["voices"].values()}) == 1 for t in held_out)
+    assert any(t["acoustics"]["rt60_s"] for t in held_out)
+    assert any(t["acoustics"]["snr_db"] for t in held_out)
+    assert any("stereo" in t["audio_files"] for t in held_out)
+    dev_text = {s["text"] for p in TRUTHS for s in truth(p)["segments"] if s["kind"] == "speech"}
+    assert not {s["text"] for t in held_out for s in t["segments"]} & dev_text
+    kinds = [e["kind"] for t in held_out for e in t["events"]]
+    assert kinds.count("interruption") >= 12 and kinds.count("terminal_overlap") >= 6
+    assert sum(len(t["backchannels"]) for t in held_out) >= 12
+    assert sum(f.stat().st_size for f in HELDOUT.iterdir()) < 2_000_000
+
+
+@pytest.mark.parametrize("path", ALL_TRUTHS, ids=lambda p: p.name.removesuffix(".truth.json"))
 def test_planted_events_are_what_they_claim(path: Path) -> None:
     t = truth(path)
     segments = t["segments"]
@@ -75,14 +98,14 @@ def test_planted_events_are_what_they_claim(path: Path) -> None:
         )
 
 
-@pytest.mark.parametrize("path", TRUTHS, ids=lambda p: p.name.removesuffix(".truth.json"))
+@pytest.mark.parametrize("path", ALL_TRUTHS, ids=lambda p: p.name.removesuffix(".truth.json"))
 def test_audio_and_rttm_agree_with_the_truth(path: Path) -> None:
     t = truth(path)
     for variant, name in t["audio_files"].items():
-        audio = load_audio(REALISTIC / name)
+        audio = load_audio(path.parent / name)
         assert audio.info.duration_s == pytest.approx(t["duration_s"], abs=0.05)
         assert audio.info.channels == (2 if variant == "stereo" else 1)
-    rttm = (REALISTIC / path.name.replace(".truth.json", ".rttm")).read_text().splitlines()
+    rttm = (path.parent / path.name.replace(".truth.json", ".rttm")).read_text().splitlines()
     assert len(rttm) == len(t["segments"])
     first = rttm[0].split()
     assert float(first[3]) == pytest.approx(t["segments"][0]["start"], abs=1e-3)
