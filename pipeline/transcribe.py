@@ -10,17 +10,33 @@ H200 that transcribed 10 minutes with ``base`` in 2.2 s against 8.9 s
 decoding one window after another (issue 10; not measured in this
 repository, which has no GPU in CI). On CPU, decoding stays sequential: the
 CPU results, and the accuracy bounds set on them, do not change.
+
+On CPU a long recording is transcribed in windows of a few minutes of speech
+(:func:`plan_windows`), cut only between the speech regions Silero VAD finds,
+so memory stays flat with length: faster-whisper computes the log-mel
+features of everything it is given at once, and its STFT intermediates take
+about 50 MB per minute of speech (docs/benchmarks.md, "Memory with length").
+Each window is the same VAD-concatenated audio faster-whisper would decode,
+and its times are mapped back exactly as faster-whisper maps them
+(:func:`restore_time`), so a recording with less speech than one window gives
+the very words of an unwindowed run; past a cut, the 30 s decoding windows
+restart and nearby words may differ slightly.
 """
 
 from __future__ import annotations
 
+import bisect
+import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
 
 from models.loaders import cuda_available, load_whisper
 from models.registry import DEFAULT_WHISPER_MODEL, resolve_whisper
-from pipeline.types import Audio, Transcript, TranscriptSegment, Word
+from pipeline.types import SAMPLE_RATE_HZ, Audio, Transcript, TranscriptSegment, Word
 
 ProgressCallback = Callable[[float, float], None]
 """Called as ``progress(done_s, total_s)`` while a stage works through the audio."""
@@ -29,7 +45,13 @@ ProgressCallback = Callable[[float, float], None]
 DEFAULT_BATCH_SIZE = 16
 """Speech windows decoded at once on CUDA (the batch size measured in issue 10)."""
 
+DEFAULT_WINDOW_SPEECH_S = 300.0
+"""Seconds of speech transcribed at once on CPU: feature memory of ~250 MB at most, a cut every ~5 min."""
+
 Decoding = Literal["batched", "sequential"]
+
+Span = tuple[int, int]
+"""A speech region as ``(start, end)`` sample indices of the recording, end excluded."""
 
 
 def choose_device(device: str = "auto") -> str:
@@ -66,6 +88,176 @@ def choose_compute_type(device: str, compute_type: str = "auto") -> str:
     return "float16" if device == "cuda" else "int8"
 
 
+def plan_windows(spans: Sequence[Span], *, max_speech_samples: int) -> tuple[tuple[Span, ...], ...]:
+    """Group consecutive speech regions into windows of at most ``max_speech_samples`` of speech.
+
+    Windows are cut only between two regions, i.e. in a pause the VAD heard
+    (at least 1.2 s with faster-whisper's defaults: 2 s of silence less 0.4 s
+    of padding on each side). A region longer than the limit forms a window
+    of its own rather than being cut inside speech.
+
+    Parameters
+    ----------
+    spans
+        Speech regions ``(start, end)`` in samples, sorted and disjoint, as
+        ``faster_whisper.vad.get_speech_timestamps`` returns them.
+    max_speech_samples
+        Most samples of speech in one window (summed over its regions).
+
+    Returns
+    -------
+    tuple of tuple of Span
+        The regions, in order, each in exactly one window.
+
+    Examples
+    --------
+    >>> plan_windows([(0, 4), (6, 9), (12, 20), (25, 27)], max_speech_samples=8)
+    (((0, 4), (6, 9)), ((12, 20),), ((25, 27),))
+    """
+    if max_speech_samples < 1:
+        raise ValueError(f"max_speech_samples must be at least 1, got {max_speech_samples}")
+    windows: list[tuple[Span, ...]] = []
+    current: list[Span] = []
+    speech = 0
+    for start, end in spans:
+        if current and speech + (end - start) > max_speech_samples:
+            windows.append(tuple(current))
+            current, speech = [], 0
+        current.append((start, end))
+        speech += end - start
+    if current:
+        windows.append(tuple(current))
+    return tuple(windows)
+
+
+def restore_time(
+    time_s: float,
+    spans: Sequence[Span],
+    *,
+    region: int | None = None,
+    is_end: bool = False,
+    sample_rate_hz: int = SAMPLE_RATE_HZ,
+) -> float:
+    """Map a time in the concatenated speech of ``spans`` back to the recording.
+
+    The same arithmetic as faster-whisper's ``SpeechTimestampsMap`` (1.2.1),
+    so windowed and unwindowed runs place words identically: the time is
+    moved by the silence before the region it falls in (``region`` forces
+    one; ``is_end`` puts a time exactly on a region's end in that region) and
+    rounded to 10 ms.
+
+    Examples
+    --------
+    >>> restore_time(1.5, [(16_000, 48_000), (80_000, 96_000)])  # first region, 1 s of silence
+    2.5
+    >>> restore_time(2.5, [(16_000, 48_000), (80_000, 96_000)])  # second region, 3 s of silence
+    5.5
+    """
+    if region is None:
+        region = region_index(time_s, spans, is_end=is_end, sample_rate_hz=sample_rate_hz)
+    silence = spans[region][0] - sum(end - start for start, end in spans[:region])
+    return round(silence / sample_rate_hz + time_s, 2)
+
+
+def region_index(
+    time_s: float,
+    spans: Sequence[Span],
+    *,
+    is_end: bool = False,
+    sample_rate_hz: int = SAMPLE_RATE_HZ,
+) -> int:
+    """Index of the region of ``spans`` that a time in their concatenated speech falls in."""
+    ends = np.cumsum([end - start for start, end in spans]).tolist()
+    sample = int(time_s * sample_rate_hz)
+    if is_end and sample in ends:
+        return int(ends.index(sample))
+    return min(bisect.bisect(ends, sample), len(ends) - 1)
+
+
+_Restored = tuple[float, float, list[tuple[float, float, Any]], str]
+"""A segment as ``(start, end, [(word start, word end, faster-whisper word)], text)``."""
+
+
+def _as_found(raw: Any) -> _Restored:
+    """A faster-whisper segment whose times are already the recording's."""
+    words = [(w.start, w.end, w) for w in raw.words or ()]
+    return raw.start, raw.end, words, raw.text
+
+
+def _restore_words(
+    raw: Any, spans: Sequence[Span]
+) -> tuple[float, float, list[tuple[float, float, Any]]]:
+    """A faster-whisper segment's ``(start, end, [(word start, word end, word)])`` in the recording.
+
+    Both ends of a word are mapped through the region of its middle, as
+    faster-whisper's ``restore_speech_timestamps`` does.
+    """
+    words = []
+    for word in raw.words or ():
+        region = region_index((word.start + word.end) / 2, spans)
+        words.append(
+            (
+                restore_time(word.start, spans, region=region),
+                restore_time(word.end, spans, region=region),
+                word,
+            )
+        )
+    if words:
+        return words[0][0], words[-1][1], words
+    return restore_time(raw.start, spans), restore_time(raw.end, spans, is_end=True), words
+
+
+def _windowed_segments(
+    whisper: Any,
+    samples: npt.NDArray[np.float32],
+    options: dict[str, Any],
+    *,
+    window_speech_s: float,
+) -> tuple[Iterator[_Restored], Any]:
+    """faster-whisper's VAD-filtered transcription, one window of speech regions at a time.
+
+    Returns the segments (start, end, words, text; times in the recording) as
+    a lazy iterator and the first window's ``TranscriptionInfo`` (language
+    detected there is passed to the later windows, as faster-whisper detects
+    it once from the first 30 s of speech).
+    """
+    # faster_whisper.vad is not in the package's __all__; these two names are
+    # what WhisperModel.transcribe itself calls, with the same defaults.
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    spans = [(int(c["start"]), int(c["end"])) for c in get_speech_timestamps(samples, VadOptions())]
+    if math.isinf(window_speech_s):
+        windows: tuple[tuple[Span, ...], ...] = (tuple(spans),)
+    else:
+        limit = max(1, int(window_speech_s * SAMPLE_RATE_HZ))
+        windows = plan_windows(spans, max_speech_samples=limit)
+    if not spans:
+        # no speech: let faster-whisper decide what that gives (and which language)
+        found, info = whisper.transcribe(samples, **options, vad_filter=True)
+        return map(_as_found, found), info
+
+    def transcribe_window(
+        window: Sequence[Span], language: str | None
+    ) -> tuple[Iterator[Any], Any]:
+        speech = np.concatenate([samples[start:end] for start, end in window])
+        found: Iterator[Any]
+        found, window_info = whisper.transcribe(
+            speech, **{**options, "language": language}, vad_filter=False
+        )
+        return found, window_info
+
+    first_segments, info = transcribe_window(windows[0], options["language"])
+
+    def segments() -> Iterator[_Restored]:
+        for index, window in enumerate(windows):
+            raws = first_segments if index == 0 else transcribe_window(window, info.language)[0]
+            for raw in raws:
+                start, end, words = _restore_words(raw, window)
+                yield start, end, words, raw.text
+
+    return segments(), info
+
+
 def transcribe(
     audio: Audio,
     *,
@@ -77,6 +269,7 @@ def transcribe(
     beam_size: int = 5,
     batch_size: int = DEFAULT_BATCH_SIZE,
     vad_filter: bool = True,
+    window_speech_s: float | None = DEFAULT_WINDOW_SPEECH_S,
     progress: ProgressCallback | None = None,
 ) -> Transcript:
     """Transcribe a decoded recording with word-level timestamps.
@@ -96,6 +289,11 @@ def transcribe(
         Speech windows decoded at once on CUDA (``BatchedInferencePipeline``);
         1 decodes them one after another. Ignored on CPU
         (:func:`choose_decoding`).
+    window_speech_s
+        On CPU with the VAD on, transcribe this many seconds of speech at a
+        time (cut between speech regions, :func:`plan_windows`) so memory does
+        not grow with the recording's length; ``None`` (or ``math.inf``)
+        hands faster-whisper the whole recording at once.
     progress
         Called with seconds transcribed and total seconds after each segment.
     """
@@ -111,36 +309,43 @@ def transcribe(
         "language": language,
         "beam_size": beam_size,
         "word_timestamps": True,
-        "vad_filter": vad_filter,
         "condition_on_previous_text": False,
     }
+    raw_segments: Iterator[_Restored]
     if choose_decoding(chosen_device, batch_size, vad_filter=vad_filter) == "batched":
         from faster_whisper import BatchedInferencePipeline
 
         # The pipeline holds no weights of its own: wrapping the memoised model is free.
+        # It computes features per 30 s chunk already, so its memory does not grow with length.
         batched = BatchedInferencePipeline(model=whisper)
-        raw_segments, info = batched.transcribe(audio.samples, batch_size=batch_size, **options)
+        found, info = batched.transcribe(
+            audio.samples, batch_size=batch_size, vad_filter=vad_filter, **options
+        )
+        raw_segments = map(_as_found, found)
+    elif vad_filter and window_speech_s is not None:
+        raw_segments, info = _windowed_segments(
+            whisper, audio.samples, options, window_speech_s=window_speech_s
+        )
     else:
-        raw_segments, info = whisper.transcribe(audio.samples, **options)
+        found, info = whisper.transcribe(audio.samples, vad_filter=vad_filter, **options)
+        raw_segments = map(_as_found, found)
     segments: list[TranscriptSegment] = []
-    for raw in raw_segments:
+    for start, end, raw_words, text in raw_segments:
         words = tuple(
             Word(
-                start=round(float(w.start), 3),
-                end=round(float(w.end), 3),
+                start=round(float(word_start), 3),
+                end=round(float(word_end), 3),
                 text=w.word.strip(),
                 probability=round(float(w.probability), 4),
             )
-            for w in raw.words or ()
+            for word_start, word_end, w in raw_words
             if w.word.strip()
         )
         segments.append(
-            TranscriptSegment(
-                start=float(raw.start), end=float(raw.end), text=raw.text.strip(), words=words
-            )
+            TranscriptSegment(start=float(start), end=float(end), text=text.strip(), words=words)
         )
         if progress is not None:
-            progress(min(float(raw.end), audio.duration_s), audio.duration_s)
+            progress(min(float(end), audio.duration_s), audio.duration_s)
     if progress is not None:
         progress(audio.duration_s, audio.duration_s)
     return Transcript(
