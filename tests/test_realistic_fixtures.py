@@ -131,24 +131,24 @@ def measured(rule: str, variant: str) -> dict[str, Counts]:
 
 
 # Bounds: what `python -m bench.events` measured (docs/metrics.md), less a modest margin.
-# Measured (completion rule), mono: interruptions P 6/7 to 8/9, R 6/16 to 8/16 (the mono
-# diarization moves by an event or two between runs), terminal overlaps counted as
-# interruptions 1/8, backchannels P 10/13 to 10/15, R 10/15; stereo: P 5/5, R 5/8, 0/4,
-# 7/7, 7/7. The targets (P and R >= 0.85) are met for precision and for stereo
-# backchannels only: in the mono mix the diarization misplaces turn boundaries by up to
-# 0.7 s and misses overlapped backchannels, and Whisper often closes the cut-off fragment
-# with a period.
+# Measured (completion rule, completion_max_trailing_s = 0.15 s), mono: interruptions P 10/11,
+# R 10/16 (the mono diarization moves by an event or two between runs), terminal overlaps
+# counted as interruptions 1/8, backchannels P 10/13, R 10/15; stereo: P 6/7, R 6/8, 1/4,
+# 7/7, 7/7. The targets (P and R >= 0.85) are not met for interruption recall nor
+# for mono backchannels: in the mono mix the diarization misplaces turn boundaries by up to
+# 0.7 s and misses overlapped backchannels, and Whisper often completes the cut-off word and
+# closes the sentence with a period right where the speaker stops.
 BOUNDS: dict[str, dict[str, float]] = {
     "mono": {
-        "interruption_precision": 0.7,
-        "interruption_recall": 0.3,
+        "interruption_precision": 0.75,
+        "interruption_recall": 0.5,
         "terminal_not_interruption": 0.75,
         "backchannel_precision": 0.55,
         "backchannel_recall": 0.55,
     },
     "stereo": {
         "interruption_precision": 0.85,
-        "interruption_recall": 0.5,
+        "interruption_recall": 0.7,
         "terminal_not_interruption": 0.75,
         "backchannel_precision": 0.85,
         "backchannel_recall": 0.85,
