@@ -9,6 +9,7 @@ traceback).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import signal
@@ -222,6 +223,12 @@ def run_analyze(args: argparse.Namespace) -> int:
         # Prefect's console lines would break the one-line error contract (it still records them).
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     with removed_unless_finished(args.out, existed=existed):
+        if getattr(args, "own_process", False):
+            from flows.prefect_internals import start_local_server
+
+            # Prefect's local API server gets ready while torch, Prefect and the models load
+            # (docs/benchmarks.md, "CLI overhead"); it stops when this process ends.
+            start_local_server()
         return _analyze(args, existed=existed)
 
 
@@ -336,12 +343,46 @@ def run_models(_args: argparse.Namespace) -> int:
         resolve_mi_coder(),
     ]:
         print(f"ok  {resolved.id:<48} {resolved.path}")
+    from models.loaders import load_campplus_onnx
+
+    onnx = load_campplus_onnx(threads=1)  # exported once here, not in the first analysis
+    if onnx is None:
+        print("--  CAM++ for ONNX Runtime: not available, PyTorch runs it (slower)")
+    else:
+        print(f"ok  {'campplus (ONNX Runtime graph)':<48} {onnx.path}")
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``session-analyzer`` console script."""
+def main(argv: Sequence[str] | None = None, *, own_process: bool | None = None) -> int:
+    """Entry point of the ``session-analyzer`` console script.
+
+    ``own_process``: whether the process ends with this command (default: when
+    ``argv`` is ``None``, as from the console script). Only then does ``analyze``
+    start Prefect's local API server early, for the rest of the process, and
+    does the process skip the garbage collection of its final teardown.
+    """
     args = build_parser().parse_args(argv)
+    args.own_process = argv is None if own_process is None else own_process
+    try:
+        return _run(args)
+    finally:
+        if args.own_process:
+            quick_teardown()
+
+
+def quick_teardown() -> None:
+    """Spare the interpreter's exit from walking every object of torch and Prefect.
+
+    At exit CPython tears modules down with garbage collections over the whole
+    heap: 2-4 s after importing torch, Prefect and the models on 2 busy cores,
+    0.6 s with every object frozen first (docs/benchmarks.md). ``atexit``
+    hooks still run; nothing that matters is left to the collector.
+    """
+    gc.disable()
+    gc.freeze()
+
+
+def _run(args: argparse.Namespace) -> int:
     verbose = bool(getattr(args, "verbose", False))
     interrupt_on_sigterm()
     if not verbose:

@@ -110,6 +110,14 @@ def load_campplus(device: str = "cpu") -> Any:
     return load_campplus_network(resolve_embedding(), device=device)
 
 
+@functools.lru_cache(maxsize=4)
+def load_campplus_onnx(*, threads: int) -> Any:
+    """CAM++ through ONNX Runtime with ``threads`` threads, or None (PyTorch then runs it)."""
+    from models.campplus import onnx_network
+
+    return onnx_network(resolve_embedding(), threads=threads)
+
+
 @functools.lru_cache(maxsize=1)
 def load_mi_coder() -> MiCoder:
     """The per-utterance MI behaviour coder (NumPy weights, checksum verified)."""
