@@ -230,13 +230,33 @@ def evaluate(
     return out
 
 
-def rule_config(rule: str) -> MetricsConfig:
-    """The default settings with ``interruption_rule`` set to ``rule``."""
+def rule_config(rule: str, overrides: Mapping[str, float] | None = None) -> MetricsConfig:
+    """The default settings with ``interruption_rule`` set to ``rule`` and numeric
+    ``overrides`` (e.g. ``{"completion_max_trailing_s": 0.3}``) applied."""
     if rule not in ("completion", "timing"):
         raise ValueError(f"unknown interruption rule {rule!r}: use 'completion' or 'timing'")
-    return dataclasses.replace(
-        DEFAULT_METRICS_CONFIG, interruption_rule="completion" if rule == "completion" else "timing"
-    )
+    changes: dict[str, Any] = {"interruption_rule": rule, **(overrides or {})}
+    return dataclasses.replace(DEFAULT_METRICS_CONFIG, **changes)
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, float]:
+    """``["name=value", ...]`` as numeric :class:`MetricsConfig` overrides.
+
+    >>> parse_overrides(["completion_max_trailing_s=0.3"])
+    {'completion_max_trailing_s': 0.3}
+    """
+    numeric = {
+        f.name
+        for f in dataclasses.fields(MetricsConfig)
+        if isinstance(getattr(DEFAULT_METRICS_CONFIG, f.name), (int, float))
+    }
+    out = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if name not in numeric or not value:
+            raise ValueError(f"--set {item!r}: use NAME=NUMBER with a numeric MetricsConfig field")
+        out[name] = float(value)
+    return out
 
 
 def _fmt(value: float | None) -> str:
@@ -279,6 +299,7 @@ def run(
     folder: Path = REALISTIC,
     cache_dir: Path | None = None,
     reference_turns: bool = False,
+    overrides: Mapping[str, float] | None = None,
 ) -> dict[str, dict[str, dict[str, Counts]]]:
     """Counts per rule, per variant (``mono``, ``stereo``) summed over the fixtures."""
     out: dict[str, dict[str, dict[str, Counts]]] = {rule: {} for rule in rules}
@@ -286,7 +307,10 @@ def run(
         result = analyzed(case, cache_dir=cache_dir)
         for rule in rules:
             counts = evaluate(
-                result, case.truth, config=rule_config(rule), reference_turns=reference_turns
+                result,
+                case.truth,
+                config=rule_config(rule, overrides),
+                reference_turns=reference_turns,
             )
             total = out[rule].setdefault(case.variant, {})
             for kind, c in counts.items():
@@ -319,12 +343,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="diagnostic: judge on the truth's turns and roles with the pipeline's words",
     )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        metavar="NAME=VALUE",
+        nargs="+",
+        default=[],
+        help="override numeric MetricsConfig fields, e.g. completion_max_trailing_s=0.3",
+    )
     args = parser.parse_args(argv)
     results = run(
         rules=args.rules,
         folder=args.fixtures,
         cache_dir=args.cache,
         reference_turns=args.reference_turns,
+        overrides=parse_overrides(args.overrides),
     )
     for row in table(results):
         print(row)
