@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from pipeline.measures import (
     InterruptionEvent,
+    InterruptionKind,
     completed_before,
     compute_metrics,
     floor_stretches,
@@ -94,7 +95,7 @@ def test_speech_going_on_after_the_period_is_a_cut_off() -> None:
 
 
 @pytest.mark.parametrize(("turn_end_s", "kind"), [(1.9, "terminal_overlap"), (2.0, "interruption")])
-def test_trailing_speech_limit_is_0_15_s(turn_end_s: float, kind: str) -> None:
+def test_trailing_speech_limit_is_0_15_s(turn_end_s: float, kind: InterruptionKind) -> None:
     # "that." ends at 1.8 s; the counselor's speech ends 0.1 s (a word's tail) or 0.2 s
     # later (a fragment Whisper left out). Chosen on the development fixtures:
     # docs/metrics.md, "Accuracy on the realistic fixtures".
