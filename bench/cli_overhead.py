@@ -24,12 +24,14 @@ to ``bench/results/cli_overhead.json`` (or ``--json``).
 from __future__ import annotations
 
 import argparse
+import atexit
 import functools
 import importlib.abc
 import importlib.machinery
 import itertools
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -58,6 +60,8 @@ PRIORITY = (
     "write_outputs",
     "persist_results",
     "server_start",
+    "drain",
+    "server_stop",
     "import",
     "checks",
     "exit",
@@ -197,7 +201,12 @@ PATCHES: dict[str, list[tuple[str, str]]] = {
     ],
     "prefect.server.api.server": [("SubprocessASGIServer.start", "server_start")],
     "prefect.results": [("ResultStore.persist_result_record", "persist_results")],
-    "flows.prefect_internals": [("LocalServer.wait_ready", "server_start")],
+    "flows.prefect_internals": [
+        ("LocalServer.wait_ready", "server_start"),
+        ("LocalServer.stop", "server_stop"),
+    ],
+    "prefect.logging.handlers": [("APILogWorker.drain_all", "drain")],
+    "prefect.events.worker": [("EventsWorker.drain_all", "drain")],
 }
 
 TIMED_IMPORTS = frozenset(
@@ -243,9 +252,19 @@ class _PatchAfterImport(importlib.abc.MetaPathFinder):
 def _child(mode: str, audio: str, out: str, events: str, spawned_at: float) -> int:
     recorder = _Recorder(spawned_at)
     started = recorder.now()
+    main_end: list[float] = []
+
+    def dump() -> None:  # registered first, so it runs after every other exit hook
+        payload = {
+            "interpreter_s": round(started, 3),
+            "main_end_s": round(main_end[0] if main_end else recorder.now(), 3),
+            "intervals": recorder.intervals,
+            "counts": recorder.counts,
+        }
+        Path(events).write_text(json.dumps(payload))
+
+    atexit.register(dump)
     sys.meta_path.insert(0, _PatchAfterImport(recorder))
-    code = 0
-    main_end = started
     try:
         if mode in MODES[1:]:
             import_start = recorder.now()
@@ -255,19 +274,10 @@ def _child(mode: str, audio: str, out: str, events: str, spawned_at: float) -> i
             check = cli.check_analyze
             cli.check_analyze = recorder.wrap("checks", check)
             argv = ["analyze", audio, "--out", out, "--quiet"]
-            code = cli.main(argv, own_process=mode == "analyze")
-        else:
-            code = _direct(recorder, Path(audio), Path(out))
-        main_end = recorder.now()
+            return cli.main(argv, own_process=mode == "analyze")
+        return _direct(recorder, Path(audio), Path(out))
     finally:
-        payload = {
-            "interpreter_s": round(started, 3),
-            "main_end_s": round(main_end, 3),
-            "intervals": recorder.intervals,
-            "counts": recorder.counts,
-        }
-        Path(events).write_text(json.dumps(payload))
-    return code
+        main_end.append(recorder.now())
 
 
 def _direct(recorder: _Recorder, audio: Path, out: Path) -> int:
@@ -302,6 +312,7 @@ def _run_child(mode: str, audio: Path, out: Path, env: Mapping[str, str]) -> dic
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         events = handle.name
     spawned_at = time.time()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     command = [sys.executable, "-m", "bench.cli_overhead", "--child", mode]
     command += [str(audio), str(out), events, repr(spawned_at)]
@@ -309,6 +320,8 @@ def _run_child(mode: str, audio: Path, out: Path, env: Mapping[str, str]) -> dic
         command, cwd=REPO, env=dict(env), capture_output=True, text=True, check=False
     )
     wall_s = time.perf_counter() - start
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = sum(getattr(cpu_after, f) - getattr(cpu_before, f) for f in ("ru_utime", "ru_stime"))
     if done.returncode != 0:
         raise RuntimeError(f"{mode} child failed ({done.returncode}): {done.stderr[-2000:]}")
     recorded = json.loads(Path(events).read_text())
@@ -318,6 +331,7 @@ def _run_child(mode: str, audio: Path, out: Path, env: Mapping[str, str]) -> dic
     intervals.append(("exit", recorded["main_end_s"], wall_s))
     return {
         "wall_s": round(wall_s, 2),
+        "cpu_s": round(cpu_s, 2),  # this process and the children it waited for (the server)
         "phases": attribute_wall(intervals, total_s=wall_s),
         "counts": recorded["counts"],
     }
@@ -342,9 +356,16 @@ def run_bench(
             shutil.rmtree(results, ignore_errors=True)
             run = _run_child(mode, audio, workdir / f"out-{mode}-{attempt}", env)
             runs[mode].append(run)
-            print(f"  {mode:<8} {run['wall_s']:6.2f} s  {run['phases']}", flush=True)
+            print(
+                f"  {mode:<8} {run['wall_s']:6.2f} s (cpu {run['cpu_s']:6.2f} s) {run['phases']}",
+                flush=True,
+            )
     walls = {mode: [r["wall_s"] for r in mode_runs] for mode, mode_runs in runs.items()}
     report = compare(walls["direct"], walls["analyze"])
+    report["cpu_median_s"] = {
+        mode: round(statistics.median(r["cpu_s"] for r in mode_runs), 2)
+        for mode, mode_runs in runs.items()
+    }
     if "analyze_before" in walls:
         report["before"] = compare(walls["direct"], walls["analyze_before"])
     return {

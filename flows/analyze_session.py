@@ -44,6 +44,7 @@ from flows.caching import ContentKey, retry_transient
 from flows.prefect_internals import (
     check_loopback,
     ephemeral_servers,
+    own_local_server,
     quiet_console,
     stop_ephemeral_server_with_process,
     strip_tracebacks_from_prefect_logs,
@@ -617,10 +618,14 @@ def local_run_settings() -> Iterator[None]:
     costs up to a second per flow run. With a server configured they stay on.
     """
     strip_tracebacks_from_prefect_logs()
-    if get_current_settings().api.url:
+    api_url = get_current_settings().api.url
+    own = own_local_server(api_url)
+    if api_url and own is None:
         yield
         return
-    if not ephemeral_servers():
+    if own is not None:
+        own.wait_ready()  # started early by the CLI (flows.prefect_internals.start_local_server)
+    elif not ephemeral_servers():
         check_loopback()
     stop_ephemeral_server_with_process()
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):

@@ -116,6 +116,105 @@ def test_prefect_internals_we_rely_on_are_still_there() -> None:
     assert internals_problems() == []
 
 
+def test_the_local_server_command_is_prefects_own() -> None:
+    from flows.prefect_internals import uvicorn_command
+
+    assert uvicorn_command(8123, app_dir="/site", python="py") == [
+        "py", "-m", "uvicorn", "--app-dir", "/site", "--factory",
+        "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", "8123",
+        "--log-level", "error", "--lifespan", "on",
+    ]  # fmt: skip
+
+
+def test_a_changed_local_server_command_is_named() -> None:
+    """The check reads Prefect's source: a command without ``--lifespan`` is reported."""
+    from flows.prefect_internals import local_server_problems
+
+    class Changed:
+        def _run_uvicorn_command(self) -> list[str]:
+            env = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1"}
+            return [str(env), "uvicorn", "--app-dir", "--factory"]
+
+    problems = local_server_problems(Changed)
+    assert 'SubprocessASGIServer no longer runs its server with "--lifespan"' in problems
+    assert any('"PREFECT__SERVER_FINAL": "1"' in p for p in problems)
+    assert not any("PREFECT_UI_ENABLED" in p for p in problems)
+    assert local_server_problems(object) == ["SubprocessASGIServer._run_uvicorn_command() is gone"]
+
+
+def test_no_early_server_once_prefect_is_loaded_or_a_server_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Prefect reads ``PREFECT_API_URL`` once, at import: too late then, and never over a user's."""
+    import types
+
+    from flows import prefect_internals
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://prefect-host:4200/api")
+    assert prefect_internals.start_local_server() is None
+    monkeypatch.delenv("PREFECT_API_URL")
+    monkeypatch.setitem(sys.modules, "prefect", types.ModuleType("prefect"))
+    assert prefect_internals.start_local_server() is None
+    assert "PREFECT_API_URL" not in os.environ
+    assert prefect_internals.own_local_server(None) is None
+    assert prefect_internals.own_local_server("http://127.0.0.1:1/api") is None
+
+
+def test_quick_teardown_freezes_the_heap() -> None:
+    code = (
+        "import gc; from cli.main import quick_teardown; quick_teardown(); "
+        "assert not gc.isenabled() and gc.get_freeze_count() > 0"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+_SERVER_SCRIPT = """
+import sys, time
+from flows.prefect_internals import start_local_server
+server = start_local_server()
+server.wait_ready()
+print(server.port, flush=True)
+if sys.argv[1] == "sleep":
+    time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ending", ["exit", "sigkill"])
+def test_the_early_local_server_ends_with_its_process(
+    tmp_path: Path, marker: str, ending: str
+) -> None:
+    """Stopped at exit by ``atexit``; on Linux, by the kernel when its process is killed."""
+    if ending == "sigkill" and not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux only")
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SERVER_SCRIPT, "sleep" if ending == "sigkill" else "exit"],
+        env=environment(tmp_path),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline() or 0)
+        assert port, process.stderr.read() if process.stderr else ""
+        if ending == "sigkill":
+            assert _port_open(port)
+            os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert wait_until(lambda: not processes_with(marker), timeout_s=15), command_lines(
+        processes_with(marker)
+    )
+    assert not _port_open(port)
+
+
 def test_prefect_log_handlers_drop_tracebacks() -> None:
     import flows.analyze_session  # noqa: F401 - configures Prefect's logging
     from flows.prefect_internals import (
