@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,13 +19,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pipeline.transcribe as transcribe_module
+from pipeline.accuracy import read_stm_text, word_error_rate
+from pipeline.audio import load_audio
 from pipeline.transcribe import (
     _restore_words,
     _windowed_segments,
     plan_windows,
     region_index,
     restore_time,
+    transcribe,
 )
+from pipeline.types import Audio
 
 SPANS = [(16_000, 48_000), (80_000, 96_000), (160_000, 240_000)]
 """1-3 s, 5-6 s and 10-15 s of a recording: 2 + 1 + 5 = 8 s of speech."""
@@ -234,3 +239,33 @@ def test_no_speech_falls_back_to_faster_whispers_own_vad(monkeypatch: pytest.Mon
 
 def test_transcribe_module_default_window_is_a_few_minutes() -> None:
     assert 60.0 <= transcribe_module.DEFAULT_WINDOW_SPEECH_S <= 600.0
+
+
+# --------------------------------------------------------------------------- real speech
+
+
+@pytest.mark.slow
+def test_one_window_gives_faster_whispers_own_words(sample_dir: Path) -> None:
+    audio = load_audio(sample_dir / "sample.wav")
+    windowed = transcribe(audio, device="cpu")
+    whole = transcribe(audio, device="cpu", window_speech_s=None)
+    assert windowed == whole
+
+
+@pytest.mark.slow
+def test_real_speech_cut_in_a_pause_keeps_its_words_in_place(sample_dir: Path) -> None:
+    call = load_audio(sample_dir / "sample.wav")
+    pause = np.zeros(3 * 16_000, np.float32)
+    samples = np.concatenate([call.samples, pause, call.samples])
+    audio = Audio(info=call.info, samples=samples, channel_samples=samples[None])
+    reference = read_stm_text((sample_dir / "sample.stm").read_text())
+    words = transcribe(audio, device="cpu", window_speech_s=30.0).words
+    starts = [w.start for w in words]
+    assert starts == sorted(starts)
+    assert all(0.0 <= w.start <= w.end <= audio.duration_s + 0.01 for w in words)
+    assert not [w for w in words if 30.5 < w.start < 32.5]  # nothing in the middle of the pause
+    first = " ".join(w.text for w in words if w.start < 31.5)
+    second = " ".join(w.text for w in words if w.start >= 31.5)
+    # each window is the call alone: its words score as the call does (18.5 % with base)
+    assert word_error_rate(reference, first) <= 0.25
+    assert word_error_rate(reference, second) <= 0.25
