@@ -1,9 +1,13 @@
 """Who said which word: join the transcript with the exclusive diarization.
 
 Each word goes to the speaker whose exclusive turn overlaps it most; a word
-that falls in a gap between turns goes to the nearest turn. Whisper segments
-are then split wherever the speaker changes, giving speaker-homogeneous
-utterances.
+that falls in a gap between turns goes to the nearest turn. A word
+transcribed from one channel of a stereo recording diarized by channel
+(:attr:`~pipeline.types.Word.channel` set, the turns labelled ``LEFT`` /
+``RIGHT``) goes to its channel's speaker instead, whatever the time: in
+overlapped speech the channel knows who spoke, the turn boundaries do not.
+Whisper segments are then split wherever the speaker changes, giving
+speaker-homogeneous utterances.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 
-from pipeline.types import SpeakerWord, Transcript, Turn, Utterance, Word
+from pipeline.types import CHANNEL_LABELS, SpeakerWord, Transcript, Turn, Utterance, Word
 
 
 def _speaker_of(word: Word, turns: Sequence[Turn], ends: Sequence[float]) -> str:
@@ -34,13 +38,27 @@ def _speaker_of(word: Word, turns: Sequence[Turn], ends: Sequence[float]) -> str
 
 
 def attribute_words(words: Sequence[Word], exclusive: Sequence[Turn]) -> tuple[SpeakerWord, ...]:
-    """Give every word a speaker from an exclusive (non-overlapping) diarization."""
+    """Give every word a speaker from an exclusive (non-overlapping) diarization.
+
+    When the diarization is by channel (its speakers are
+    :data:`~pipeline.types.CHANNEL_LABELS`), a word with a ``channel`` goes to
+    ``CHANNEL_LABELS[channel]``; every other word goes by time.
+    """
     if not exclusive:
         raise ValueError("cannot attribute words without any diarized turn")
     turns = sorted(exclusive, key=lambda t: (t.start, t.end))
     ends = [t.end for t in turns]
+    by_channel = all(t.speaker in CHANNEL_LABELS for t in turns)
     return tuple(
-        SpeakerWord(w.start, w.end, w.text, w.probability, _speaker_of(w, turns, ends))
+        SpeakerWord(
+            w.start,
+            w.end,
+            w.text,
+            w.probability,
+            CHANNEL_LABELS[w.channel]
+            if by_channel and w.channel is not None
+            else _speaker_of(w, turns, ends),
+        )
         for w in words
     )
 

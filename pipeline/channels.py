@@ -14,6 +14,8 @@ applies the user's ``--channels``/``--counselor-channel`` on top.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Literal
 
 import librosa
@@ -21,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.errors import DiarizationError
+from pipeline.types import CHANNEL_LABELS as CHANNEL_LABELS  # noqa: PLC0414 (re-exported)
 from pipeline.types import (
     SAMPLE_RATE_HZ,
     Audio,
@@ -28,10 +31,10 @@ from pipeline.types import (
     Diarization,
     DiarizationQuality,
     QualityLevel,
+    Transcript,
     Turn,
 )
 
-CHANNEL_LABELS = ("LEFT", "RIGHT")
 CHANNEL_MODEL = "channel-energy"
 ChannelsOption = Literal["auto", "mix", "split"]
 """``--channels``: decide from the audio, always mix down, or always diarize by channel."""
@@ -78,6 +81,64 @@ def _clean(
     return [(s, e) for s, e in merged if e - s >= min_speech_s]
 
 
+def _require_stereo(audio: Audio) -> None:
+    if audio.channel_samples.shape[0] != 2:
+        raise DiarizationError(
+            f"channel diarization needs a stereo recording; this one has "
+            f"{audio.channel_samples.shape[0]} channel(s): drop --counselor-channel and --channels split"
+        )
+
+
+def _activity(
+    audio: Audio,
+    *,
+    frame_s: float,
+    floor_margin_db: float,
+    crosstalk_margin_db: float,
+    min_gap_s: float,
+    min_speech_s: float,
+) -> tuple[list[list[tuple[float, float]]], npt.NDArray[np.float64]]:
+    """Each channel's active runs ``(start_s, end_s)``, and the frame levels (dBFS, channel × frame)."""
+    _require_stereo(audio)
+    hop = round(frame_s * SAMPLE_RATE_HZ)
+    levels = np.stack([_level_db(channel, hop=hop) for channel in audio.channel_samples])
+    floors = np.percentile(levels, 10, axis=1, keepdims=True)
+    active = (levels > floors + floor_margin_db) & (levels >= levels[::-1] - crosstalk_margin_db)
+    per_channel = [
+        _clean(_runs(active[c], frame_s=frame_s), min_gap_s=min_gap_s, min_speech_s=min_speech_s)
+        for c in range(2)
+    ]
+    return per_channel, levels
+
+
+def channel_activity(
+    audio: Audio,
+    *,
+    frame_s: float = 0.02,
+    floor_margin_db: float = 15.0,
+    crosstalk_margin_db: float = 10.0,
+    min_gap_s: float = 0.3,
+    min_speech_s: float = 0.2,
+) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]:
+    """Where each channel of a two-channel recording speaks: ``(left runs, right runs)``.
+
+    The same activity :func:`diarize_by_channel` turns into turns (same
+    options, same defaults): runs ``(start_s, end_s)`` where the channel is
+    ``floor_margin_db`` above its noise floor and no more than
+    ``crosstalk_margin_db`` below the other channel, pauses under
+    ``min_gap_s`` bridged, runs under ``min_speech_s`` dropped.
+    """
+    runs, _levels = _activity(
+        audio,
+        frame_s=frame_s,
+        floor_margin_db=floor_margin_db,
+        crosstalk_margin_db=crosstalk_margin_db,
+        min_gap_s=min_gap_s,
+        min_speech_s=min_speech_s,
+    )
+    return tuple(runs[0]), tuple(runs[1])
+
+
 def diarize_by_channel(
     audio: Audio,
     *,
@@ -100,19 +161,14 @@ def diarize_by_channel(
     min_gap_s, min_speech_s
         Pauses shorter than ``min_gap_s`` are bridged; speech shorter than ``min_speech_s`` is dropped.
     """
-    if audio.channel_samples.shape[0] != 2:
-        raise DiarizationError(
-            f"channel diarization needs a stereo recording; this one has "
-            f"{audio.channel_samples.shape[0]} channel(s): drop --counselor-channel and --channels split"
-        )
-    hop = round(frame_s * SAMPLE_RATE_HZ)
-    levels = np.stack([_level_db(channel, hop=hop) for channel in audio.channel_samples])
-    floors = np.percentile(levels, 10, axis=1, keepdims=True)
-    active = (levels > floors + floor_margin_db) & (levels >= levels[::-1] - crosstalk_margin_db)
-    per_channel = [
-        _clean(_runs(active[c], frame_s=frame_s), min_gap_s=min_gap_s, min_speech_s=min_speech_s)
-        for c in range(2)
-    ]
+    per_channel, levels = _activity(
+        audio,
+        frame_s=frame_s,
+        floor_margin_db=floor_margin_db,
+        crosstalk_margin_db=crosstalk_margin_db,
+        min_gap_s=min_gap_s,
+        min_speech_s=min_speech_s,
+    )
     duration = audio.duration_s
     turns = sorted(
         (
@@ -128,6 +184,96 @@ def diarize_by_channel(
         turns=tuple(turns),
         exclusive=exclusive_turns(turns, levels, frame_s=frame_s),
         model=CHANNEL_MODEL,
+    )
+
+
+CHANNEL_PAD_S = 0.2
+"""Seconds of a channel kept either side of its active runs when it is transcribed alone
+(:func:`channel_audio`): the activity misses a voice's faint onset and fading end."""
+
+
+def mask_outside(
+    samples: npt.NDArray[np.float32],
+    runs: Sequence[tuple[float, float]],
+    *,
+    pad_s: float = CHANNEL_PAD_S,
+    sample_rate_hz: int = SAMPLE_RATE_HZ,
+) -> npt.NDArray[np.float32]:
+    """A copy of ``samples`` with everything outside ``runs`` (each widened by ``pad_s``) zeroed.
+
+    Parameters
+    ----------
+    samples
+        One channel, shape ``(n,)``.
+    runs
+        ``(start_s, end_s)`` spans to keep, in any order; they may overlap.
+    pad_s
+        Seconds kept before each start and after each end (clipped to the signal).
+
+    Examples
+    --------
+    >>> mask_outside(np.ones(10, np.float32), [(0.4, 0.5)], pad_s=0.1, sample_rate_hz=10)
+    array([0., 0., 0., 1., 1., 1., 0., 0., 0., 0.], dtype=float32)
+    """
+    n = samples.shape[0]
+    keep = np.zeros(n, dtype=bool)
+    for start, end in runs:
+        first = max(0, round((start - pad_s) * sample_rate_hz))
+        last = min(n, round((end + pad_s) * sample_rate_hz))
+        keep[first:last] = True
+    return np.where(keep, samples, np.float32(0.0)).astype(np.float32)
+
+
+def channel_audio(
+    audio: Audio,
+    channel: int,
+    *,
+    runs: Sequence[tuple[float, float]] | None = None,
+    pad_s: float = CHANNEL_PAD_S,
+) -> Audio:
+    """One channel of a stereo recording as mono :class:`Audio`, silent outside its own speech.
+
+    Zeroing everything outside the channel's active runs (:func:`channel_activity`,
+    or ``runs`` when given) widened by ``pad_s`` keeps the other party's leak
+    (20-30 dB quieter) out of the transcript, and lets the speech detector skip
+    it, so transcribing both channels costs about one transcription of the
+    speech. Same length and times as the recording.
+    """
+    _require_stereo(audio)
+    if runs is None:
+        runs = channel_activity(audio)[channel]
+    samples = mask_outside(audio.channel_samples[channel], runs, pad_s=pad_s)
+    return Audio(info=audio.info, samples=samples, channel_samples=samples[np.newaxis])
+
+
+def merge_channel_transcripts(transcripts: Sequence[Transcript]) -> Transcript:
+    """One transcript from each channel's own (``transcripts[c]`` from channel ``c``).
+
+    Every word is tagged with its channel (:attr:`Word.channel`), so that it is
+    attributed to that channel's speaker, not by time; segments stay whole (one
+    channel each) and are put in time order (ties: lower channel first). The
+    language is that of the transcript with the most words.
+    """
+    if not transcripts:
+        raise ValueError("no transcript to merge")
+    tagged = sorted(
+        (
+            (segment.start, segment.end, channel, index, segment)
+            for channel, transcript in enumerate(transcripts)
+            for index, segment in enumerate(transcript.segments)
+        ),
+        key=lambda row: row[:4],
+    )
+    segments = [
+        replace(segment, words=tuple(replace(w, channel=channel) for w in segment.words))
+        for _start, _end, channel, _index, segment in tagged
+    ]
+    main = max(transcripts, key=lambda t: len(t.words))
+    return Transcript(
+        language=main.language,
+        language_probability=main.language_probability,
+        segments=tuple(segments),
+        model=main.model,
     )
 
 

@@ -16,6 +16,9 @@ import numpy.typing as npt
 SAMPLE_RATE_HZ = 16_000
 """Sample rate of every waveform handed between stages."""
 
+CHANNEL_LABELS = ("LEFT", "RIGHT")
+"""Speaker labels of a stereo recording diarized by channel: channel 0 is ``LEFT``."""
+
 
 @dataclass(frozen=True)
 class AudioInfo:
@@ -49,12 +52,17 @@ class Audio:
 
 @dataclass(frozen=True)
 class Word:
-    """One transcribed word with Whisper's timing and confidence (text without surrounding spaces)."""
+    """One transcribed word with Whisper's timing and confidence (text without surrounding spaces).
+
+    ``channel`` is the index of the stereo channel the word was transcribed
+    from when each channel is transcribed on its own, else None (the mix).
+    """
 
     start: float
     end: float
     text: str
     probability: float
+    channel: int | None = None
 
 
 @dataclass(frozen=True)
