@@ -21,7 +21,15 @@ from typing import Any
 
 from pipeline.attribute import build_utterances
 from pipeline.audio import DEFAULT_MAX_DURATION_S, load_audio
-from pipeline.channels import ChannelsOption, channel_quality, choose_channels, diarize_by_channel
+from pipeline.channels import (
+    ChannelsOption,
+    channel_activity,
+    channel_audio,
+    channel_quality,
+    choose_channels,
+    diarize_by_channel,
+    merge_channel_transcripts,
+)
 from pipeline.diarize import (
     DEFAULT_EMBEDDING_BATCH_SIZE,
     DEFAULT_SEGMENTATION_BATCH_SIZE,
@@ -41,7 +49,15 @@ from pipeline.document import (
 )
 from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
 from pipeline.transcribe import choose_device, transcribe
-from pipeline.types import Audio, AudioInfo, Diarization, SpeakerWord, Transcript, Utterance
+from pipeline.types import (
+    Audio,
+    AudioInfo,
+    ChannelDecision,
+    Diarization,
+    SpeakerWord,
+    Transcript,
+    Utterance,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -60,6 +76,7 @@ __all__ = [
     "session_document",
     "speech_from_document",
     "swap_roles",
+    "transcribe_channels",
     "transcribe_with",
 ]
 
@@ -109,10 +126,31 @@ def _ignore(_stage: str, _done: float, _total: float) -> None:
     """Default progress callback."""
 
 
+def _channel_decision(audio: Audio, options: SpeechOptions) -> tuple[bool, ChannelDecision | None]:
+    """Whether the session goes by channel, and the stereo decision (None when none was made)."""
+    decision = None
+    if audio.channel_samples.shape[0] > 1 or options.channels == "split":
+        decision = choose_channels(
+            audio, channels=options.channels, counselor_channel=options.counselor_channel
+        )
+    split = options.counselor_channel is not None or (
+        decision is not None and decision.mode == "split"
+    )
+    return split, decision
+
+
 def transcribe_with(
     audio: Audio, options: SpeechOptions, *, progress: StageProgress = _ignore
 ) -> Transcript:
-    """The transcription stage with a session's settings."""
+    """The transcription stage with a session's settings.
+
+    A stereo recording that :func:`diarize_with` diarizes by channel (the same
+    decision, made again from the same audio and options) is transcribed one
+    channel at a time (:func:`transcribe_channels`), so that overlapped speech
+    is heard one voice at a time and each word carries its channel.
+    """
+    if _channel_decision(audio, options)[0]:
+        return transcribe_channels(audio, options, progress=progress)
     return transcribe(
         audio,
         model=options.model,
@@ -124,6 +162,41 @@ def transcribe_with(
     )
 
 
+def transcribe_channels(
+    audio: Audio, options: SpeechOptions, *, progress: StageProgress = _ignore
+) -> Transcript:
+    """Each channel of a stereo recording transcribed on its own, the words tagged with it.
+
+    Each channel is silenced outside its own speech (:func:`pipeline.channels.channel_audio`),
+    so the other party's leak is not transcribed and the speech detector skips
+    it: about one transcription of the recording's speech in all. The channel
+    with more speech goes first; when no language is set, the one detected
+    there is used for the other channel too. The two transcripts are merged
+    with :func:`pipeline.channels.merge_channel_transcripts`.
+    """
+    runs = channel_activity(audio)
+    order = sorted(range(2), key=lambda c: -sum(end - start for start, end in runs[c]))
+    total = audio.duration_s
+    language = options.language
+    found: dict[int, Transcript] = {}
+    for step, channel in enumerate(order):
+
+        def report(done: float, _total: float, step: int = step) -> None:
+            progress("transcribe", (step * total + done) / 2, total)
+
+        found[channel] = transcribe(
+            channel_audio(audio, channel, runs=runs[channel]),
+            model=options.model,
+            language=language,
+            device=options.device,
+            compute_type=options.compute_type,
+            cpu_threads=options.cpu_threads,
+            progress=report,
+        )
+        language = language or found[channel].language
+    return merge_channel_transcripts([found[0], found[1]])
+
+
 def diarize_with(
     audio: Audio, options: SpeechOptions, *, progress: StageProgress = _ignore
 ) -> Diarization:
@@ -133,12 +206,8 @@ def diarize_with(
     parties (:func:`pipeline.channels.choose_channels`: measured, or forced by
     ``channels``/``counselor_channel``); the decision is kept on the result.
     """
-    decision = None
-    if audio.channel_samples.shape[0] > 1 or options.channels == "split":
-        decision = choose_channels(
-            audio, channels=options.channels, counselor_channel=options.counselor_channel
-        )
-    if options.counselor_channel is not None or (decision and decision.mode == "split"):
+    split, decision = _channel_decision(audio, options)
+    if split:
         diarization = diarize_by_channel(audio)
         progress("diarize", audio.duration_s, audio.duration_s)
         quality = channel_quality(diarization)
