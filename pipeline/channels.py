@@ -33,6 +33,7 @@ from pipeline.types import (
     QualityLevel,
     Transcript,
     Turn,
+    Word,
 )
 
 CHANNEL_MODEL = "channel-energy"
@@ -244,6 +245,57 @@ def channel_audio(
         runs = channel_activity(audio)[channel]
     samples = mask_outside(audio.channel_samples[channel], runs, pad_s=pad_s)
     return Audio(info=audio.info, samples=samples, channel_samples=samples[np.newaxis])
+
+
+def clip_words(
+    transcript: Transcript, runs: Sequence[tuple[float, float]], *, pad_s: float = CHANNEL_PAD_S
+) -> Transcript:
+    """Words of a channel transcribed alone (:func:`channel_audio`), kept inside its kept audio.
+
+    Whisper's word timing may stretch a word over the silenced stretch next to
+    it (a cut-off fragment's last word running on through the other party's
+    turn, the first word after a pause starting seconds early). A word that
+    reaches outside the padded ``runs`` is clipped to the padded run it
+    overlaps most; a word inside none is left as it is. Segment bounds follow
+    their words.
+
+    Examples
+    --------
+    >>> from pipeline.types import TranscriptSegment, Word
+    >>> long = Word(1.0, 4.0, "most", 0.9)
+    >>> t = Transcript("en", 1.0, (TranscriptSegment(1.0, 4.0, "most", (long,)),), "m")
+    >>> clip_words(t, [(3.0, 5.0)], pad_s=0.2).words
+    (Word(start=2.8, end=4.0, text='most', probability=0.9, channel=None),)
+    """
+    kept: list[tuple[float, float]] = []
+    for run_start, run_end in sorted(runs):
+        start, end = run_start - pad_s, run_end + pad_s
+        if kept and start <= kept[-1][1]:
+            kept[-1] = (kept[-1][0], max(kept[-1][1], end))
+        else:
+            kept.append((start, end))
+
+    def clipped(word: Word) -> Word:
+        best, best_overlap = None, 0.0
+        for start, end in kept:
+            overlap = min(end, word.end) - max(start, word.start)
+            if overlap > best_overlap:
+                best, best_overlap = (start, end), overlap
+        if best is None or (best[0] <= word.start and word.end <= best[1]):
+            return word
+        return replace(
+            word, start=round(max(word.start, best[0]), 3), end=round(min(word.end, best[1]), 3)
+        )
+
+    segments = []
+    for segment in transcript.segments:
+        words = tuple(clipped(w) for w in segment.words)
+        segments.append(
+            replace(segment, start=words[0].start, end=words[-1].end, words=words)
+            if words
+            else segment
+        )
+    return replace(transcript, segments=tuple(segments))
 
 
 def merge_channel_transcripts(transcripts: Sequence[Transcript]) -> Transcript:
