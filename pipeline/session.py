@@ -27,6 +27,7 @@ from pipeline.channels import (
     channel_audio,
     channel_quality,
     choose_channels,
+    clip_words,
     diarize_by_channel,
     merge_channel_transcripts,
 )
@@ -169,7 +170,8 @@ def transcribe_channels(
 
     Each channel is silenced outside its own speech (:func:`pipeline.channels.channel_audio`),
     so the other party's leak is not transcribed and the speech detector skips
-    it: about one transcription of the recording's speech in all. The channel
+    it: about one transcription of the recording's speech in all; words are
+    kept inside the kept audio (:func:`pipeline.channels.clip_words`). The channel
     with more speech goes first; when no language is set, the one detected
     there is used for the other channel too. The two transcripts are merged
     with :func:`pipeline.channels.merge_channel_transcripts`.
@@ -184,7 +186,7 @@ def transcribe_channels(
         def report(done: float, _total: float, step: int = step) -> None:
             progress("transcribe", (step * total + done) / 2, total)
 
-        found[channel] = transcribe(
+        transcript = transcribe(
             channel_audio(audio, channel, runs=runs[channel]),
             model=options.model,
             language=language,
@@ -193,6 +195,7 @@ def transcribe_channels(
             cpu_threads=options.cpu_threads,
             progress=report,
         )
+        found[channel] = clip_words(transcript, runs[channel])
         language = language or found[channel].language
     return merge_channel_transcripts([found[0], found[1]])
 
