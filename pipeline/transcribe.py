@@ -19,8 +19,11 @@ about 50 MB per minute of speech (docs/benchmarks.md, "Memory with length").
 Each window is the same VAD-concatenated audio faster-whisper would decode,
 and its times are mapped back exactly as faster-whisper maps them
 (:func:`restore_time`), so a recording with less speech than one window gives
-the very words of an unwindowed run; past a cut, the 30 s decoding windows
-restart and nearby words may differ slightly.
+the very words of an unwindowed run. Longer ones get slightly different
+words: faster-whisper floors the log-mel at 80 dB below the loudest frame
+of what it is given, which differs per window, and its 30 s decoding grid
+restarts at each cut (measured in docs/benchmarks.md: WER against the truth
+within about a point either way).
 """
 
 from __future__ import annotations
