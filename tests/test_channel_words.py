@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline import session
 from pipeline.attribute import attribute_words, build_utterances
@@ -14,6 +16,7 @@ from pipeline.channels import (
     CHANNEL_PAD_S,
     channel_activity,
     channel_audio,
+    clip_words,
     mask_outside,
     merge_channel_transcripts,
 )
@@ -230,3 +233,59 @@ def test_the_mix_is_transcribed_whole_when_the_channels_are_not_split(
     assert len(fake.calls) == 2
     with pytest.raises(DiarizationError, match="stereo"):
         transcribe_with(mono, SpeechOptions(counselor_channel="left"))
+
+
+# --- invariants ----------------------------------------------------------------------------
+
+spans = st.lists(
+    st.tuples(st.integers(0, 40), st.integers(1, 10)).map(
+        lambda p: (p[0] / 10, (p[0] + p[1]) / 10)
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(spans, st.integers(0, 3))
+def test_mask_keeps_exactly_the_padded_runs(runs: list[tuple[float, float]], pad: int) -> None:
+    samples = np.arange(1, 51, dtype=np.float32)  # 5 s at 10 Hz, no zero
+    masked = mask_outside(samples, runs, pad_s=pad / 10, sample_rate_hz=10)
+    for i in range(50):
+        inside = any(round(s * 10) - pad <= i < round(e * 10) + pad for s, e in runs)
+        assert masked[i] == (samples[i] if inside else 0.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(spans, spans)
+def test_merge_keeps_every_word_once_in_time_order(
+    left_spans: list[tuple[float, float]], right_spans: list[tuple[float, float]]
+) -> None:
+    def transcript(word_spans: list[tuple[float, float]]) -> Transcript:
+        return Transcript("en", 1.0, tuple(segment(w(s, e)) for s, e in sorted(word_spans)), "m")
+
+    merged = merge_channel_transcripts([transcript(left_spans), transcript(right_spans)])
+    starts = [s.start for s in merged.segments]
+    assert starts == sorted(starts)
+    got = sorted((x.start, x.end, x.channel) for x in merged.words)
+    assert got == sorted([(s, e, 0) for s, e in left_spans] + [(s, e, 1) for s, e in right_spans])
+
+
+@settings(max_examples=60, deadline=None)
+@given(spans, spans)
+def test_clipped_words_lie_inside_the_kept_audio(
+    runs: list[tuple[float, float]], word_spans: list[tuple[float, float]]
+) -> None:
+    words = tuple(w(s, e) for s, e in sorted(word_spans))
+    found = Transcript("en", 1.0, (segment(*words),) if words else (), "m")
+    clipped = clip_words(found, runs, pad_s=0.2).words
+    assert len(clipped) == len(words)
+    kept = [(s - 0.2 - 1e-9, e + 0.2 + 1e-9) for s, e in runs]
+    for before, after in zip(words, clipped, strict=True):
+        assert before.start <= after.start <= after.end <= before.end
+        if any(min(e + 0.2, before.end) > max(s - 0.2, before.start) for s, e in runs):
+            # inside the union of the kept spans
+            assert all(
+                any(s <= t <= e for s, e in kept) for t in np.linspace(after.start, after.end, 7)
+            )
+        else:
+            assert after == before
