@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import functools
+import gc
 import importlib.abc
 import importlib.machinery
 import itertools
@@ -68,9 +69,11 @@ PRIORITY = (
 )
 """Phases in the order that claims wall time when several run at once."""
 
-MODES = ("direct", "analyze", "analyze_before")
+MODES = ("direct", "analyze", "analyze_before", "analyze_server")
 """``analyze_before``: the CLI as before issue 10 item 4 (``main(argv)`` in a process it does not
-own: Prefect starts its local server when the flow starts; the exit collects garbage)."""
+own: Prefect starts its local server when the flow starts; the exit collects garbage).
+``analyze_server``: the CLI with ``PREFECT_API_URL`` naming a server that is already running
+(started by the benchmark, as ``make server`` would), so no server starts per call."""
 
 Interval = tuple[str, float, float]
 """``(phase, start_s, end_s)``, seconds since the process was spawned."""
@@ -265,6 +268,15 @@ def _child(mode: str, audio: str, out: str, events: str, spawned_at: float) -> i
 
     atexit.register(dump)
     sys.meta_path.insert(0, _PatchAfterImport(recorder))
+    collecting: list[float] = []
+
+    def on_gc(stage: str, info: dict[str, int]) -> None:
+        if stage == "start":
+            collecting.append(recorder.now())
+        elif collecting:
+            recorder.add(f"gc{info['generation']}", collecting.pop(), recorder.now())
+
+    gc.callbacks.append(on_gc)
     try:
         if mode in MODES[1:]:
             import_start = recorder.now()
@@ -274,7 +286,7 @@ def _child(mode: str, audio: str, out: str, events: str, spawned_at: float) -> i
             check = cli.check_analyze
             cli.check_analyze = recorder.wrap("checks", check)
             argv = ["analyze", audio, "--out", out, "--quiet"]
-            return cli.main(argv, own_process=mode == "analyze")
+            return cli.main(argv, own_process=mode != "analyze_before")
         return _direct(recorder, Path(audio), Path(out))
     finally:
         main_end.append(recorder.now())
@@ -349,25 +361,35 @@ def run_bench(
     results = data / "prefect" / "results"
     load_start = os.getloadavg()[0]
     warm = _run_child("analyze", audio, workdir / "out-warmup", env)  # creates the database
+    server = _running_server(workdir, env) if "analyze_server" in modes else None
     runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
-    for attempt in range(repeats):
-        shift = attempt % len(modes)
-        for mode in [*modes[shift:], *modes[:shift]]:
-            shutil.rmtree(results, ignore_errors=True)
-            run = _run_child(mode, audio, workdir / f"out-{mode}-{attempt}", env)
-            runs[mode].append(run)
-            print(
-                f"  {mode:<8} {run['wall_s']:6.2f} s (cpu {run['cpu_s']:6.2f} s) {run['phases']}",
-                flush=True,
-            )
+    try:
+        for attempt in range(repeats):
+            shift = attempt % len(modes)
+            for mode in [*modes[shift:], *modes[:shift]]:
+                shutil.rmtree(results, ignore_errors=True)
+                mode_env = env
+                if mode == "analyze_server" and server is not None:
+                    mode_env = {**env, "PREFECT_API_URL": f"http://127.0.0.1:{server[1]}/api"}
+                run = _run_child(mode, audio, workdir / f"out-{mode}-{attempt}", mode_env)
+                runs[mode].append(run)
+                print(
+                    f"  {mode:<8} {run['wall_s']:6.2f} s (cpu {run['cpu_s']:6.2f} s) "
+                    f"{run['phases']}",
+                    flush=True,
+                )
+    finally:
+        if server is not None:
+            server[0].terminate()
+            server[0].wait(timeout=30)
     walls = {mode: [r["wall_s"] for r in mode_runs] for mode, mode_runs in runs.items()}
     report = compare(walls["direct"], walls["analyze"])
     report["cpu_median_s"] = {
         mode: round(statistics.median(r["cpu_s"] for r in mode_runs), 2)
         for mode, mode_runs in runs.items()
     }
-    if "analyze_before" in walls:
-        report["before"] = compare(walls["direct"], walls["analyze_before"])
+    for mode in modes[2:]:
+        report[mode] = compare(walls["direct"], walls[mode])
     return {
         "label": label,
         "audio": audio.name,
@@ -379,6 +401,34 @@ def run_bench(
         "phases_median": {mode: mean_phases([r["phases"] for r in runs[mode]]) for mode in runs},
         "runs": runs,
     }
+
+
+def _running_server(workdir: Path, env: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """A Prefect server that outlives the runs (its own home), as ``make server`` would run one."""
+    from flows.prefect_internals import (
+        LOCAL_SERVER_ENV,
+        _free_port,
+        _prefect_app_dir,
+        answers_health,
+        uvicorn_command,
+    )
+
+    port = _free_port()
+    home = workdir / "server-home"
+    home.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        uvicorn_command(port, app_dir=_prefect_app_dir()),
+        env={**env, **LOCAL_SERVER_ENV, "PREFECT_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while not answers_health(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("the benchmark's Prefect server did not start")
+        time.sleep(0.2)
+    return process, port
 
 
 def default_audio() -> Path:
@@ -394,7 +444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each side")
     parser.add_argument("--label", default="", help="names this run in the JSON")
     parser.add_argument(
-        "--before", action="store_true", help="also run the CLI as it was before (analyze_before)"
+        "--before",
+        action="store_true",
+        help="also run the CLI as it was before (analyze_before) and against a running server",
     )
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder")
     parser.add_argument("--json", type=Path, default=RESULTS / "cli_overhead.json")
@@ -419,12 +471,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(target <= {TARGET_S} s)\nanalyze phases (median): {report['phases_median']['analyze']}"
         f"\nwrote {args.json}"
     )
-    if "before" in report:
-        before = report["before"]
-        print(
-            f"before: analyze median {before['analyze']['median_s']} s, overhead median "
-            f"{before['overhead_median_s']} s; phases {report['phases_median']['analyze_before']}"
-        )
+    for mode in MODES[2:]:
+        if mode in report:
+            print(
+                f"{mode}: median {report[mode]['analyze']['median_s']} s, overhead median "
+                f"{report[mode]['overhead_median_s']} s; phases {report['phases_median'][mode]}"
+            )
+    print(f"cpu seconds (median): {report['cpu_median_s']}")
     return 0
 
 
