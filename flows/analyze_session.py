@@ -83,8 +83,9 @@ from pipeline.session import (
     session_document,
     split_cores,
     torch_thread_limit,
+    transcribe_with,
 )
-from pipeline.transcribe import choose_compute_type, choose_device, transcribe
+from pipeline.transcribe import choose_compute_type, choose_device
 from pipeline.types import Audio
 
 Record = dict[str, Any]
@@ -147,7 +148,7 @@ def decode_audio(audio_path: str, *, sha256: str, max_duration_s: float) -> Reco
     task_run_name="transcribe-{sha256:.12}",
     cache_policy=ContentKey(
         ignore=("audio_path", "model", "cpu_threads", "max_duration_s"),
-        modules=("pipeline.audio", "pipeline.transcribe"),
+        modules=("pipeline.audio", "pipeline.transcribe", "pipeline.channels", "pipeline.session"),
         packages=("faster-whisper", "ctranslate2", "av"),
     ),
     **_common,
@@ -163,19 +164,23 @@ def transcribe_audio(
     compute_type: str,
     cpu_threads: int,
     max_duration_s: float,
+    counselor_channel: Channel | None = None,
+    channels: ChannelsOption = "auto",
 ) -> Record:
-    """Words with timings from faster-whisper."""
+    """Words with timings from faster-whisper (a stereo recording split by channel: per channel)."""
     audio = _decode(audio_path, sha256, max_duration_s)
-    transcript = transcribe(
-        audio,
+    report = _stage_progress("transcribe")
+    options = SpeechOptions(
         model=model,
         language=language,
         device=device,
         compute_type=compute_type,
         cpu_threads=cpu_threads,
-        progress=_stage_progress("transcribe"),
+        counselor_channel=counselor_channel,
+        channels=channels,
     )
-    return records.to_record(transcript)
+    progress = (lambda _stage, done, total: report(done, total)) if report else _no_progress
+    return records.to_record(transcribe_with(audio, options, progress=progress))
 
 
 @task(
@@ -503,6 +508,8 @@ def analyze_session(
             "compute_type": models.compute_type,
             "cpu_threads": speech.cpu_threads,
             "max_duration_s": limit,
+            "counselor_channel": speech.counselor_channel,
+            "channels": speech.channels,
         }
         diarize_args: dict[str, Any] = {
             "audio_path": audio_path,

@@ -103,6 +103,18 @@ def fake_diarize_with(
     )
 
 
+def fake_transcribe_with(
+    audio: Audio, _options: Any, *, progress: Callable[[str, float, float], None] | None = None
+) -> Transcript:
+    """:func:`fake_transcribe` with the signature of :func:`pipeline.session.transcribe_with`."""
+    return fake_transcribe(
+        audio,
+        progress=None
+        if progress is None
+        else (lambda done, total: progress("transcribe", done, total)),
+    )
+
+
 def fake_resolve_models(speech: Any) -> Any:
     """Model ids without touching the model registry (its checksums take seconds)."""
     from flows.analyze_session import ModelIds
@@ -116,7 +128,7 @@ def fake_resolve_models(speech: Any) -> Any:
 
 
 FAKES = {
-    "transcribe": fake_transcribe,
+    "transcribe_with": fake_transcribe_with,
     "diarize_with": fake_diarize_with,
     "resolve_models": fake_resolve_models,
 }
