@@ -9,8 +9,9 @@ it expects of an embedding (``sample_rate``, ``dimension``, ``metric``,
 16 kHz, mean-normalised over the frames the mask keeps, then the network.
 
 On the CPU the network runs through ONNX Runtime (:class:`OnnxNetwork`):
-the same embeddings within float rounding, in about 0.6 of the time of
-PyTorch's eager mode (docs/benchmarks.md). The graph is exported from the
+the same embeddings within float rounding; diarization takes 0.57 (two
+threads) to 0.76 (one thread) of the time it takes with PyTorch's eager mode
+(docs/benchmarks.md). The graph is exported from the
 verified weights once per machine into the model cache
 (:func:`onnx_network`); where that cannot be done, PyTorch runs it.
 """
