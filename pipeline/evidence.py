@@ -300,9 +300,9 @@ def ordinal(n: int) -> str:
 
 
 INTERRUPTION_RECALL_NOTE = (
-    " Detection misses some interruptions (it found about 55% of the interruptions "
-    "planted in held-out test recordings, docs/metrics.md): a count under the threshold "
-    "is a lower bound."
+    " Detection misses some interruptions (on held-out test recordings it found 12 of 21 "
+    "in mono mixes and 9 of 11 in stereo with one party per channel, docs/metrics.md): "
+    "a count under the threshold is a lower bound."
 )
 """Said whenever the interruption criterion passes: the count can only be too low."""
 
