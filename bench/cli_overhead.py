@@ -296,19 +296,10 @@ def _direct(recorder: _Recorder, audio: Path, out: Path) -> int:
     """The pipeline functions alone: what ``analyze`` computes, without Prefect."""
     start = recorder.now()
     from pipeline.outputs import write_outputs
-    from pipeline.session import SpeechOptions, analyze_speech, role_hint, score, session_document
+    from pipeline.session import SpeechOptions, analyze_document
 
     recorder.add("import", start, recorder.now())
-    result = analyze_speech(audio, options=SpeechOptions(), overlap=True)
-    scored = score(
-        result.diarization.turns,
-        result.utterances,
-        duration_s=result.audio.duration_s,
-        hint=role_hint(),
-        warnings=result.diarization.warnings,
-        quality=result.diarization.quality,
-    )
-    document = session_document(result, scored)
+    document = analyze_document(audio, options=SpeechOptions(), overlap=True)
     start = recorder.now()
     write_outputs(document, out)
     recorder.add("write_outputs", start, recorder.now())

@@ -62,18 +62,10 @@ def _fresh_cache(root: Path, name: str) -> Path:
 def _direct(path: Path, out: Path, speech: Any) -> float:
     """The pipeline without Prefect, as ``session-analyzer analyze`` ran it before the flows."""
     from pipeline.outputs import write_outputs
-    from pipeline.session import analyze_speech, role_hint, score, session_document
+    from pipeline.session import analyze_document
 
     start = time.perf_counter()
-    result = analyze_speech(path, options=speech)
-    scored = score(
-        result.diarization.turns,
-        result.utterances,
-        duration_s=result.audio.duration_s,
-        hint=role_hint(),
-        warnings=result.diarization.warnings,
-    )
-    write_outputs(session_document(result, scored), out)
+    write_outputs(analyze_document(path, options=speech), out)
     return time.perf_counter() - start
 
 

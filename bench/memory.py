@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.data import build_long_session
+from bench.overlap import write_runs_json
 
 STAGES = ("decode", "transcribe", "diarize", "speech")
 _PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -190,15 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     for stage, slope in sorted(per_minute.items()):
         print(f"{stage}: {slope:+.1f} MB peak RSS per audio minute")
     if args.json is not None:
-        summary = [
-            {k: v for k, v in r.items() if k not in ("words", "turns")}
-            | {"words": len(r["words"]), "turns": len(r["turns"])}
-            for r in runs
-        ]
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps({"runs": summary, "mb_per_audio_minute": per_minute}, indent=2)
-        )
+        write_runs_json(args.json, runs, mb_per_audio_minute=per_minute)
 
 
 if __name__ == "__main__":

@@ -104,18 +104,18 @@ def main(argv: list[str] | None = None) -> None:
         same_turns = first["sequential"]["turns"] == first["overlapped"]["turns"]
         print(f"identical words: {same_words}; identical turns: {same_turns}")
     if args.json is not None:
-        summary = [
-            {k: v for k, v in r.items() if k not in ("words", "turns")}
-            | {"words": len(r["words"]), "turns": len(r["turns"])}
-            for r in runs
-        ]
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {"runs": summary, "identical_words": same_words, "identical_turns": same_turns},
-                indent=2,
-            )
-        )
+        write_runs_json(args.json, runs, identical_words=same_words, identical_turns=same_turns)
+
+
+def write_runs_json(path: Path, runs: list[dict[str, Any]], **extra: Any) -> None:
+    """Write ``runs`` (words and turns as counts, not content) and ``extra`` as JSON."""
+    summary = [
+        {k: v for k, v in r.items() if k not in ("words", "turns")}
+        | {"words": len(r["words"]), "turns": len(r["turns"])}
+        for r in runs
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"runs": summary, **extra}, indent=2))
 
 
 if __name__ == "__main__":

@@ -341,13 +341,15 @@ def analyze_document(
     counselor_first: bool = False,
     config: MetricsConfig = DEFAULT_METRICS_CONFIG,
     progress: StageProgress = _ignore,
+    overlap: bool = False,
 ) -> dict[str, Any]:
     """One recording end to end: model stages, then roles → measures → evidence, as a document.
 
-    This is what ``session-analyzer analyze`` and the web app run; the Prefect
-    flow runs the same stages as separate, cached tasks.
+    The pipeline without orchestration (the web app's direct mode, the
+    benches); the Prefect flow that ``session-analyzer analyze`` runs does the
+    same stages as separate, cached tasks. ``overlap``: see :func:`analyze_speech`.
     """
-    result = analyze_speech(path, options=options, progress=progress)
+    result = analyze_speech(path, options=options, progress=progress, overlap=overlap)
     hint = role_hint(
         counselor=counselor,
         counselor_first=counselor_first,
