@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
@@ -106,7 +107,43 @@ def _stage_progress(stage: str) -> Callable[[float, float], None] | None:
     return None if callback is None else partial(callback, stage)
 
 
+class DecodedOnce:
+    """The recording of one flow run, decoded by the first task that needs it and shared.
+
+    The decode, transcribe and diarize tasks each need the samples; decoding
+    them once (the others wait on the lock rather than decode a second copy
+    at the same time) saves the decoding time of the two model tasks and
+    keeps one copy in memory instead of two (docs/benchmarks.md).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[str, str, float] | None = None
+        self._audio: Audio | None = None
+
+    def get(self, audio_path: str, sha256: str, max_duration_s: float) -> Audio:
+        """The decoded recording (decoded now when no task of this run has)."""
+        key = (audio_path, sha256, max_duration_s)
+        with self._lock:
+            if self._audio is None or self._key != key:
+                self._audio = _decode_checked(audio_path, sha256, max_duration_s)
+                self._key = key
+            return self._audio
+
+
+_decoded: ContextVar[DecodedOnce | None] = ContextVar("session_decoded", default=None)
+"""Set by the session flow for its tasks (threads of this process); never a task parameter."""
+
+
 def _decode(audio_path: str, sha256: str, max_duration_s: float) -> Audio:
+    """The recording, decoded once per flow run when the flow shares it (:class:`DecodedOnce`)."""
+    shared = _decoded.get()
+    if shared is None:
+        return _decode_checked(audio_path, sha256, max_duration_s)
+    return shared.get(audio_path, sha256, max_duration_s)
+
+
+def _decode_checked(audio_path: str, sha256: str, max_duration_s: float) -> Audio:
     """Decode the recording and check it is still the file the run started with."""
     audio = load_audio(audio_path, max_duration_s=max_duration_s)
     if audio.info.sha256 != sha256:
@@ -489,6 +526,7 @@ def analyze_session(
         Keep ``OUT_DIR/status.json`` current (off for the CLI, which writes nothing on bad input).
     """
     sha256: str | None = None
+    shared_audio = _decoded.set(DecodedOnce())
     try:
         if not Path(audio_path).is_file():
             raise AudioError(f"{audio_path}: no such file")
@@ -529,7 +567,7 @@ def analyze_session(
         }
         stages.status("transcribing")
         if models.device == "cpu":
-            # Side by side, the cores split (pipeline.session.overlapped_stages): each stage
+            # Side by side, the cores shared (pipeline.session.split_cores): each stage
             # alone leaves cores idle; docs/benchmarks.md has the measured gain.
             whisper_threads, torch_threads = split_cores(speech.cpu_threads)
             transcript, diarization = stages.run_together(
@@ -577,6 +615,8 @@ def analyze_session(
         if status_file:
             write_status(out_dir, "failed", error=one_line(error), sha256=sha256)
         raise
+    finally:
+        _decoded.reset(shared_audio)
     return {
         "status": "done",
         "error": None,

@@ -70,9 +70,13 @@ def preload_cublas() -> Path | None:
 
 @functools.lru_cache(maxsize=4)
 def load_whisper(
-    model: ResolvedModel, *, device: str, compute_type: str, cpu_threads: int
+    model: ResolvedModel, *, device: str, compute_type: str, cpu_threads: int, num_workers: int = 1
 ) -> WhisperModel:
-    """A faster-whisper model; ``device`` is ``cpu`` or ``cuda`` (cuBLAS preloaded first)."""
+    """A faster-whisper model; ``device`` is ``cpu`` or ``cuda`` (cuBLAS preloaded first).
+
+    ``num_workers`` CTranslate2 replicas (each with ``cpu_threads`` threads on
+    CPU) let that many threads decode at once.
+    """
     if device == "cuda":
         preload_cublas()
     from faster_whisper import WhisperModel
@@ -82,6 +86,7 @@ def load_whisper(
         device=device,
         compute_type=compute_type,
         cpu_threads=cpu_threads,
+        num_workers=num_workers,
         local_files_only=model.source != "hub",
     )
 

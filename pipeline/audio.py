@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import av
-import librosa
 import numpy as np
 import numpy.typing as npt
 
@@ -268,7 +267,20 @@ def _non_finite_message(name: str, chunk: npt.NDArray[np.float32], offset: int) 
 _SILENCE_FRAME = 1024
 _SILENCE_HOP = 512
 _SILENCE_BLOCK_FRAMES = 16_384
-"""Frames measured at once (about 9 minutes): librosa's RMS holds twice the samples it frames."""
+"""Frames measured at once (about 9 minutes): the squares take twice the samples they frame."""
+
+
+def _frame_rms(block: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """RMS of the 1024-sample frames every 512 samples (no centring), as librosa computes it.
+
+    The same arithmetic as ``librosa.feature.rms(y=..., center=False)`` (frames
+    as a strided view, float32 squares, mean over the frame axis; the tests
+    compare the two), without its first call's ~1.5 s of lazy imports
+    (numba), which every analysis would otherwise wait for while decoding.
+    """
+    frames = np.lib.stride_tricks.sliding_window_view(block, _SILENCE_FRAME)[::_SILENCE_HOP].T
+    rms: npt.NDArray[np.float32] = np.sqrt(np.mean(np.square(frames, dtype=np.float32), axis=-2))
+    return rms
 
 
 def is_silent(
@@ -285,10 +297,7 @@ def is_silent(
         block = samples[start : start + step - _SILENCE_HOP + _SILENCE_FRAME]
         if block.shape[0] < _SILENCE_FRAME:
             break
-        rms = librosa.feature.rms(
-            y=block, frame_length=_SILENCE_FRAME, hop_length=_SILENCE_HOP, center=False
-        )
-        loudest = max(loudest, float(np.max(rms)))
+        loudest = max(loudest, float(np.max(_frame_rms(block))))
     return bool(20 * np.log10(max(loudest, 1e-10)) < silence_dbfs)
 
 

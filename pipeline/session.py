@@ -249,14 +249,16 @@ def enrollment_with(
 
 
 def split_cores(cpu_threads: int) -> tuple[int, int]:
-    """``(whisper_threads, torch_threads)`` when both stages run at once.
+    """``(whisper_cores, torch_threads)`` when both stages run at once.
 
-    ``cpu_threads`` (0: every core) is split: Whisper gets half, rounded down
-    (at least 1), torch the rest (at least 1).
+    ``cpu_threads`` (0: every core): Whisper gets them all, as that many
+    windows decoded at once with one thread each (:func:`pipeline.transcribe.transcribe`),
+    torch half, rounded up. The threads outnumber the cores while diarization
+    runs; once it ends, Whisper has every core to itself, where a fixed split
+    left one idle (docs/benchmarks.md, "Windows decoded side by side").
     """
     cores = cpu_threads or os.cpu_count() or 1
-    whisper_threads = max(1, cores // 2)
-    return whisper_threads, max(1, cores - whisper_threads)
+    return cores, max(1, cores - cores // 2)
 
 
 @contextmanager
@@ -292,10 +294,9 @@ def overlapped_stages(
 
     Each stage alone scales poorly past one core (CTranslate2's decoder and
     pyannote's small convolutions leave cores idle), so running both side by
-    side with half the cores each finishes sooner than one after the other.
-    ``cpu_threads`` (0: every core) is split: Whisper gets half, rounded
-    down (at least 1), torch the rest. The progress callback is called from
-    both worker threads.
+    side finishes sooner than one after the other. The cores are shared as
+    :func:`split_cores` says. The progress callback is called from both
+    worker threads.
     """
     whisper_threads, torch_threads = split_cores(options.cpu_threads)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="stage") as pool:

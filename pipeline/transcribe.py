@@ -29,9 +29,11 @@ within about a point either way).
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import numpy as np
@@ -48,7 +50,7 @@ ProgressCallback = Callable[[float, float], None]
 DEFAULT_BATCH_SIZE = 16
 """Speech windows decoded at once on CUDA (the batch size measured in issue 10)."""
 
-DEFAULT_WINDOW_SPEECH_S = 300.0
+DEFAULT_WINDOW_SPEECH_S = 120.0
 """Seconds of speech transcribed at once on CPU: feature memory of ~250 MB at most, a cut every ~5 min."""
 
 Decoding = Literal["batched", "sequential"]
@@ -216,13 +218,17 @@ def _windowed_segments(
     options: dict[str, Any],
     *,
     window_speech_s: float,
+    workers: int = 1,
 ) -> tuple[Iterator[_Restored], Any]:
     """faster-whisper's VAD-filtered transcription, one window of speech regions at a time.
 
     Returns the segments (start, end, words, text; times in the recording) as
-    a lazy iterator and the first window's ``TranscriptionInfo`` (language
-    detected there is passed to the later windows, as faster-whisper detects
-    it once from the first 30 s of speech).
+    an iterator in recording order and the first window's ``TranscriptionInfo``
+    (language detected there is passed to the later windows, as faster-whisper
+    detects it once from the first 30 s of speech). With ``workers`` > 1 that
+    many windows are decoded at once, each on its own CTranslate2 replica
+    (``WhisperModel(num_workers=...)``): each window's words are the same
+    whichever worker decodes it, so the result does not depend on the count.
     """
     # faster_whisper.vad is not in the package's __all__; these two names are
     # what WhisperModel.transcribe itself calls, with the same defaults.
@@ -251,14 +257,36 @@ def _windowed_segments(
 
     first_segments, info = transcribe_window(windows[0], options["language"])
 
-    def segments() -> Iterator[_Restored]:
-        for index, window in enumerate(windows):
-            raws = first_segments if index == 0 else transcribe_window(window, info.language)[0]
-            for raw in raws:
-                start, end, words = _restore_words(raw, window)
-                yield start, end, words, raw.text
+    def restored(index: int, raws: Iterable[Any]) -> Iterator[_Restored]:
+        for raw in raws:
+            start, end, words = _restore_words(raw, windows[index])
+            yield start, end, words, raw.text
 
-    return segments(), info
+    def decoded(index: int) -> list[_Restored]:
+        raws = first_segments if index == 0 else transcribe_window(windows[index], info.language)[0]
+        return list(restored(index, raws))
+
+    if workers <= 1 or len(windows) == 1:
+        return itertools.chain.from_iterable(map(decoded, range(len(windows)))), info
+    return _in_parallel(decoded, len(windows), workers=workers), info
+
+
+def _in_parallel(
+    decoded: Callable[[int], list[_Restored]], count: int, *, workers: int
+) -> Iterator[_Restored]:
+    """``decoded(0)``, ..., ``decoded(count - 1)`` on ``workers`` threads, yielded in order.
+
+    At most ``workers`` windows are in memory being decoded at once (the pool
+    starts a window only when a thread is free); their segments are kept until
+    the earlier windows are done, a few hundred per window at most.
+    """
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whisper")
+    try:
+        for segments in pool.map(decoded, range(count)):
+            yield from segments
+    finally:
+        # after a failure (or an abandoned iterator) the windows not started are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def transcribe(
@@ -287,7 +315,9 @@ def transcribe(
     device, compute_type
         ``auto`` picks CUDA with float16 when available, else CPU with int8.
     cpu_threads
-        CTranslate2 threads on CPU; 0 uses every core.
+        CPU cores for CTranslate2; 0 uses every core. Windowed (the default on
+        CPU) that many windows are decoded at once with one thread each;
+        otherwise one decoding uses that many threads.
     batch_size
         Speech windows decoded at once on CUDA (``BatchedInferencePipeline``);
         1 decodes them one after another. Ignored on CPU
@@ -302,11 +332,17 @@ def transcribe(
     """
     resolved = resolve_whisper(model)
     chosen_device = choose_device(device)
+    decoding = choose_decoding(chosen_device, batch_size, vad_filter=vad_filter)
+    cores = cpu_threads or (os.cpu_count() or 1)
+    # CTranslate2 gains almost nothing from a second thread on one window (docs/benchmarks.md),
+    # so on CPU the cores decode that many windows at once, one thread each.
+    workers = cores if decoding == "sequential" and vad_filter and window_speech_s else 1
     whisper = load_whisper(
         resolved,
         device=chosen_device,
         compute_type=choose_compute_type(chosen_device, compute_type),
-        cpu_threads=cpu_threads or (os.cpu_count() or 1),
+        cpu_threads=cores // workers,
+        num_workers=workers,
     )
     options: dict[str, Any] = {
         "language": language,
@@ -315,7 +351,7 @@ def transcribe(
         "condition_on_previous_text": False,
     }
     raw_segments: Iterator[_Restored]
-    if choose_decoding(chosen_device, batch_size, vad_filter=vad_filter) == "batched":
+    if decoding == "batched":
         from faster_whisper import BatchedInferencePipeline
 
         # The pipeline holds no weights of its own: wrapping the memoised model is free.
@@ -327,7 +363,7 @@ def transcribe(
         raw_segments = map(_as_found, found)
     elif vad_filter and window_speech_s is not None:
         raw_segments, info = _windowed_segments(
-            whisper, audio.samples, options, window_speech_s=window_speech_s
+            whisper, audio.samples, options, window_speech_s=window_speech_s, workers=workers
         )
     else:
         found, info = whisper.transcribe(audio.samples, vad_filter=vad_filter, **options)

@@ -20,7 +20,7 @@ def _audio() -> Audio:
 
 @pytest.mark.parametrize(
     ("cpu_threads", "whisper_threads", "torch_threads"),
-    [(2, 1, 1), (1, 1, 1), (3, 1, 2), (8, 4, 4)],
+    [(2, 2, 1), (1, 1, 1), (3, 3, 2), (8, 8, 4)],
 )
 def test_cores_are_split_and_both_stages_run_at_once(
     monkeypatch: pytest.MonkeyPatch, cpu_threads: int, whisper_threads: int, torch_threads: int

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,6 +224,108 @@ def test_windows_are_transcribed_apart_with_the_first_windows_language(
         (48_000, 16_000.0, None, False),
         (80_000, 160_000.0, "en", False),
     ]
+
+
+class SlowFirstWhisper(FakeWhisper):
+    """Decodes the first window's speech last, so parallel windows finish out of order."""
+
+    def __init__(self, *, fail_at: float | None = None) -> None:
+        super().__init__()
+        self.first_started = threading.Event()
+        self.overlapped = False
+        self.fail_at = fail_at
+
+    def transcribe(self, audio: np.ndarray, **options: Any) -> tuple[Any, FakeInfo]:
+        found, info = super().transcribe(audio, **options)
+        first = float(audio[0])
+
+        def lazily() -> Any:
+            if first == 16_000.0:  # the first window waits until another has started
+                self.overlapped = self.first_started.wait(timeout=5)
+            else:
+                self.first_started.set()
+            if first == self.fail_at:
+                raise RuntimeError("window failed")
+            yield from found
+
+        return lazily(), info
+
+
+def _regions(monkeypatch: pytest.MonkeyPatch) -> None:
+    import faster_whisper.vad
+
+    monkeypatch.setattr(
+        faster_whisper.vad,
+        "get_speech_timestamps",
+        lambda audio, options: [{"start": s, "end": e} for s, e in SPANS],
+    )
+
+
+def test_windows_decoded_at_once_come_back_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    _regions(monkeypatch)
+    samples = np.arange(300_000, dtype=np.float32)
+    options = {"language": None, "beam_size": 5}
+    one, _ = _windowed_segments(FakeWhisper(), samples, options, window_speech_s=1.0)
+    whisper = SlowFirstWhisper()
+    two, info = _windowed_segments(whisper, samples, options, window_speech_s=1.0, workers=2)
+    expected = [(1.0, 3.0), (5.0, 6.0), (10.0, 15.0)]
+    assert [(start, end) for start, end, *_ in two] == expected
+    assert [(start, end) for start, end, *_ in one] == expected
+    assert info.language == "en"
+    assert whisper.overlapped  # a later window started before the first was done
+
+
+def test_a_failing_window_raises_and_the_rest_are_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _regions(monkeypatch)
+    samples = np.arange(300_000, dtype=np.float32)
+    whisper = SlowFirstWhisper(fail_at=80_000.0)
+    segments, _ = _windowed_segments(
+        whisper, samples, {"language": "en"}, window_speech_s=1.0, workers=2
+    )
+    with pytest.raises(RuntimeError, match="window failed"):
+        list(segments)
+
+
+@pytest.mark.parametrize(
+    ("window_speech_s", "vad_filter", "cpu_threads", "workers"),
+    [
+        (120.0, True, 2, (1, 2)),
+        (120.0, True, 3, (1, 3)),
+        (None, True, 2, (2, 1)),
+        (120.0, False, 2, (2, 1)),
+    ],
+)
+def test_cpu_cores_decode_windows_side_by_side_one_thread_each(
+    monkeypatch: pytest.MonkeyPatch,
+    window_speech_s: float | None,
+    vad_filter: bool,
+    cpu_threads: int,
+    workers: tuple[int, int],
+) -> None:
+    loads: list[tuple[int, int]] = []
+
+    def load(_model: Any, *, cpu_threads: int, num_workers: int, **_: Any) -> FakeWhisper:
+        loads.append((cpu_threads, num_workers))
+        return FakeWhisper()
+
+    _regions(monkeypatch)
+    monkeypatch.setattr(transcribe_module, "load_whisper", load)
+    audio = Audio(
+        info=None,  # type: ignore[arg-type]
+        samples=np.arange(300_000, dtype=np.float32),
+        channel_samples=np.arange(300_000, dtype=np.float32)[None],
+    )
+    transcribe(
+        audio,
+        model="tiny.en",
+        device="cpu",
+        cpu_threads=cpu_threads,
+        vad_filter=vad_filter,
+        window_speech_s=window_speech_s,
+    )
+    assert loads == [workers]
 
 
 def test_no_speech_falls_back_to_faster_whispers_own_vad(monkeypatch: pytest.MonkeyPatch) -> None:

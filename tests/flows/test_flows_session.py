@@ -11,6 +11,7 @@ import pytest
 
 import flows.analyze_session as session_flow
 from flows.analyze_session import MODEL_TASKS, run_session
+from pipeline.audio import load_audio
 from pipeline.outputs import read_document
 from pipeline.session import SpeechOptions
 from tests.flows import fakes
@@ -55,6 +56,28 @@ def test_session_writes_outputs_status_and_reruns_from_cache(
     assert again["computed"] == ["report"]
     assert _model_calls(fake_models) == 2  # no model ran
     assert (tmp_path / "out" / "session.json").stat().st_mtime_ns == mtime  # not rewritten
+
+
+def test_the_recording_is_decoded_once_per_run(
+    flow_env: Path,
+    fake_models: Counter[tuple[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoded: list[str] = []
+    real = load_audio
+
+    def counting(path: str, **options: object) -> object:
+        decoded.append(path)
+        return real(path, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(session_flow, "load_audio", counting)
+    audio = copy_fixture("dialogue_client_led.wav", tmp_path / "in" / "session.wav")
+    first = run_session(audio, tmp_path / "out", speech=FAKE)
+    assert first["status"] == "done"
+    assert {"decode", "transcribe", "diarize"} <= set(first["computed"])
+    assert len(decoded) == 1  # the decode task's copy serves both model tasks
+    assert session_flow._decoded.get() is None  # and is let go when the flow ends
 
 
 def test_renamed_copy_hits_the_cache_and_settings_change_misses_it(
