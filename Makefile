@@ -54,9 +54,11 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 ## bench: real-time factor and peak memory of every stage on a 10-minute recording,
+## `analyze` end to end against the code before issue 10 (3ebc702) plus the recorded GPU runs,
 ## then the web app under 20 concurrent uploads by 4 supervisors (p95 page load)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.end_to_end --minutes 10 --baseline 3ebc702
 	$(BIN)/python -m web.loadtest --json bench/results/web_load.json
 	SESSION_ANALYZER_DATA_DIR=$(DATA_DIR) $(BIN)/python -m bench.flows
 

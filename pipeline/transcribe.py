@@ -11,11 +11,15 @@ decoding one window after another (issue 10; not measured in this
 repository, which has no GPU in CI). On CPU, decoding stays sequential: the
 CPU results, and the accuracy bounds set on them, do not change.
 
-On CPU a long recording is transcribed in windows of a few minutes of speech
+On CPU a recording is transcribed in windows of up to two minutes of speech
 (:func:`plan_windows`), cut only between the speech regions Silero VAD finds,
 so memory stays flat with length: faster-whisper computes the log-mel
 features of everything it is given at once, and its STFT intermediates take
 about 50 MB per minute of speech (docs/benchmarks.md, "Memory with length").
+The windows are decoded side by side, one per core, each on one CTranslate2
+thread: a second thread on one window gains almost nothing (55.1 s with one,
+56.6 s with two on the 10-minute composite), two windows at once take half the
+time (docs/benchmarks.md, "Windows decoded side by side").
 Each window is the same VAD-concatenated audio faster-whisper would decode,
 and its times are mapped back exactly as faster-whisper maps them
 (:func:`restore_time`), so a recording with less speech than one window gives
@@ -51,7 +55,7 @@ DEFAULT_BATCH_SIZE = 16
 """Speech windows decoded at once on CUDA (the batch size measured in issue 10)."""
 
 DEFAULT_WINDOW_SPEECH_S = 120.0
-"""Seconds of speech transcribed at once on CPU: feature memory of ~250 MB at most, a cut every ~5 min."""
+"""Seconds of speech in one window on CPU: ~100 MB of features each, enough windows to share the cores."""
 
 Decoding = Literal["batched", "sequential"]
 
