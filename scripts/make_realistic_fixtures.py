@@ -2,12 +2,16 @@
 
 Usage::
 
-    python scripts/make_realistic_fixtures.py VOICES_DIR [--set dev|heldout] [--out DIR]
+    python scripts/make_realistic_fixtures.py VOICES_DIR [--set dev|heldout|fresh] [--out DIR]
 
 ``--set dev`` (default) makes the four dialogues in ``tests/fixtures/realistic``
 on which the interruption and backchannel settings were chosen; ``--set
 heldout`` makes four more, with other scripts and voices, in
 ``tests/fixtures/realistic_heldout``: they are only for reporting accuracy.
+Some rule ideas came from looking at held-out errors, so ``--set fresh`` makes
+a third set of four, with new scripts and eight voices used by neither of the
+others, in ``tests/fixtures/realistic_fresh``: only for reporting, never
+inspected while choosing a rule or a setting.
 
 ``VOICES_DIR`` holds Kokoro-82M English voice tensors (``af_heart.pt`` ...),
 the torch zip files of ``api/src/voices/v1_0/`` in the public GitHub repository
@@ -66,6 +70,14 @@ FADE_S = 0.04
 BLEED_DB = -24.0
 HELDOUT_SEED_OFFSET = 100
 """Held-out dialogue ``i`` draws its timings from the seed ``[seed, 100 + i]``."""
+FRESH_SEED_OFFSET = 200
+"""Fresh dialogue ``i`` draws its timings from the seed ``[seed, 200 + i]``."""
+SETS: dict[str, tuple[str, int]] = {
+    "dev": ("tests/fixtures/realistic", 0),
+    "heldout": ("tests/fixtures/realistic_heldout", HELDOUT_SEED_OFFSET),
+    "fresh": ("tests/fixtures/realistic_fresh", FRESH_SEED_OFFSET),
+}
+"""Per ``--set``: the default output folder and the seed offset."""
 BACKCHANNEL_PHONEMES = {"mm-hmm": "mˈmhˈm", "uh-huh": "ˈʌhˈʌ"}
 
 Audio = NDArray[np.float32]
@@ -633,6 +645,277 @@ HELDOUT: tuple[Dialogue, ...] = (
 setting of the measures; ``tests/fixtures/realistic_heldout``."""
 
 
+FRESH: tuple[Dialogue, ...] = (
+    Dialogue(
+        name="kokoro_cannabis",
+        counselor_voice="af_aoede",
+        client_voice="af_nova",
+        stereo=True,
+        steps=(
+            C(
+                "Hello again, and thanks for coming back."
+                " What feels most important to talk about today?"
+            ),
+            K(
+                "I wanted to talk about the weed, because my roommate told me I am not much fun"
+                " anymore unless I have smoked first.",
+                "I laughed it off, but I keep going over it when I | am lying in bed at night.",
+                backchannels=((0, "mm-hmm", "pause"),),
+            ),
+            C(
+                "Her comment touched something that | matters to you, even if you laughed.",
+                start="interrupt",
+            ),
+            K(
+                "It did, and I think she might have a point.",
+                "I smoke every evening after my shift, and on my days off I start at lunchtime.",
+                "It used to be a party thing, and now it is part of | almost every day of my week.",
+                start="interrupt",
+                backchannels=((1, "right", "over"),),
+            ),
+            C(
+                "So it has grown from a party thing into a daily routine.",
+                "What do you notice on the days when you start at lunchtime?",
+                start="interrupt",
+            ),
+            K(
+                "Honestly, I get nothing done on those days.",
+                "I meant to apply for a design course this autumn, and the form has been open on"
+                " my laptop for three months.",
+                "Every afternoon I read the first question, and then I close the laptop again.",
+                start="terminal",
+                attempts=((1, "What does the first question ask you?"),),
+                backchannels=((0, "mm-hmm", "pause"),),
+            ),
+            C(
+                "The course really matters to you, and the | smoking stands between you and that"
+                " form."
+            ),
+            K(
+                "When you say it like that it sounds obvious, but it does not feel | simple from"
+                " the inside.",
+                start="interrupt",
+            ),
+            C(
+                "It really is not simple.",
+                "What might a first small step look like for you this week?",
+                start="interrupt",
+            ),
+            K(
+                "Maybe I could wait until the evening on my days off, and fill in the form in the"
+                " morning.",
+                "My roommate offered to sit with me while I do it.",
+                start="terminal",
+                backchannels=((0, "yeah", "over"),),
+            ),
+            C("Mornings for the form, and your roommate | keeping you company while you write."),
+            K("Yes, I will start on Thursday morning.", start="interrupt"),
+            C("Thursday morning sounds good. Let me know how it goes."),
+        ),
+    ),
+    Dialogue(
+        name="kokoro_spending",
+        counselor_voice="bm_fable",
+        client_voice="am_onyx",
+        snr_db=16.0,
+        stereo=True,
+        steps=(
+            C("Good afternoon. You said in your message that money has been worrying you lately."),
+            K(
+                "Yes, I keep buying things online late at night, mostly gadgets I do not need.",
+                "Last month the credit card bill came to almost two thousand dollars, and I |"
+                " only earn a little more than that.",
+                backchannels=((0, "mm-hmm", "pause"),),
+            ),
+            C(
+                "That bill must have been quite | a shock when you opened it.",
+                start="interrupt",
+            ),
+            K(
+                "It was a shock, and I hid the letter in a drawer.",
+                "The buying feels good for about ten minutes, and then I feel terrible all"
+                " evening.",
+                "Half of the parcels are still in their boxes in the hallway.",
+                start="interrupt",
+                backchannels=((1, "yeah", "over"),),
+            ),
+            C(
+                "So a short lift when you click, and then a long stretch of regret.",
+                "I wonder what is going on for you just | before you start shopping.",
+                start="terminal",
+            ),
+            K(
+                "Mostly I am lonely, since my girlfriend moved to another city for a new job.",
+                "We talk on the phone, but after the call the flat feels very quiet and empty.",
+                "Scrolling through the shops fills that silence for a while.",
+                start="interrupt",
+                attempts=((0, "How long ago did she move away?"),),
+                backchannels=((1, "mm-hmm", "over"),),
+            ),
+            C(
+                "The shopping keeps you company when the | flat goes quiet after your calls.",
+                start="terminal",
+            ),
+            K(
+                "Yes, that is exactly what it does.",
+                "But it is a very expensive kind of company, and I cannot keep | paying for it"
+                " like this.",
+                start="interrupt",
+            ),
+            C(
+                "You have already decided that | something has to change before the next bill.",
+                start="interrupt",
+            ),
+            K(
+                "I have, and I think I need to delete the shopping apps from my phone.",
+                "Maybe I could also ask my girlfriend for a video call at ten, when the urge is"
+                " strongest.",
+                start="interrupt",
+                backchannels=((0, "right", "over"),),
+            ),
+            C(
+                "Deleting the apps, and a call at ten.",
+                "How ready do you feel to try both of those this week?",
+            ),
+            K("Quite ready. I will delete them tonight."),
+        ),
+    ),
+    Dialogue(
+        name="kokoro_physio",
+        counselor_voice="bf_lily",
+        client_voice="am_echo",
+        rt60_s=0.5,
+        snr_db=17.0,
+        steps=(
+            C(
+                "Thank you for coming in. Your physiotherapist asked you to see me about the"
+                " exercises for your back.",
+                "She mentioned that you have found it difficult to keep doing them at home"
+                " between your appointments.",
+                "Before we go any further, I would like to hear how it has been from your side.",
+                backchannels=((1, "mm-hmm", "pause"),),
+            ),
+            K(
+                "It has been hard, because the exercises hurt and I | worry that I am making the"
+                " damage worse."
+            ),
+            C(
+                "So the pain during the exercises feels like a warning sign | to you, that"
+                " something is going wrong inside.",
+                start="interrupt",
+            ),
+            K("Exactly, that is how it feels.", start="interrupt"),
+            C(
+                "That makes sense, and many people with back pain feel the same way.",
+                "Your physiotherapist explained that some discomfort is expected, and that it"
+                " usually settles within a few weeks.",
+                "At the same time, you are the one who feels it, and your worry deserves to be"
+                " taken seriously.",
+                "I am curious what she told you about telling the difference between ordinary |"
+                " soreness and the kind of pain that means you should stop.",
+                start="terminal",
+                attempts=((1, "She did say something about that."),),
+                backchannels=((0, "yeah", "over"), (2, "right", "pause")),
+            ),
+            K(
+                "She said sharp pain means stop, and a dull ache is | fine, but in the moment I"
+                " cannot tell them apart.",
+                start="interrupt",
+            ),
+            C(
+                "It is hard to judge in the moment, when you are already | tense and expecting it"
+                " to hurt.",
+                start="interrupt",
+            ),
+            K("Right, I tense up before I even start.", start="interrupt"),
+            C(
+                "One thing some people find useful is a simple pain diary, where you rate the"
+                " pain from zero to ten before and after each exercise.",
+                "Over a week or two, it often shows that the ache fades quickly afterwards.",
+                "How would you feel about keeping a diary like that until your next appointment?",
+                start="terminal",
+                backchannels=((1, "mm-hmm", "over"),),
+            ),
+            K(
+                "I could try that, and I would bring the diary | along to my appointment on"
+                " Tuesday.",
+                start="terminal",
+            ),
+            C(
+                "Bringing it on Tuesday would be ideal.",
+                "We can look at it together here as well.",
+                start="interrupt",
+            ),
+        ),
+    ),
+    Dialogue(
+        name="kokoro_gaming",
+        counselor_voice="bm_daniel",
+        client_voice="af_alloy",
+        rt60_s=0.25,
+        snr_db=13.0,
+        steps=(
+            K(
+                "I am here because I missed two days of work last month after staying up all"
+                " night playing online games.",
+                "My team lead was understanding the first time, but the second time she gave me"
+                " a written warning.",
+                backchannels=((0, "mm-hmm", "pause"),),
+            ),
+            C("A written warning is serious.", "What happened on those nights?"),
+            K(
+                "I play in a team with people from all over the world, so our matches start after"
+                " midnight here.",
+                "If I leave early, the whole team loses, and they are the closest friends I have"
+                " right now.",
+                "So I tell myself one more match, and suddenly it is light outside and I | have"
+                " to be at work in three hours.",
+                backchannels=((0, "right", "over"), (1, "mm-hmm", "pause")),
+            ),
+            C(
+                "Your team matters a great deal to you, and letting them | down feels almost"
+                " impossible.",
+                start="interrupt",
+            ),
+            K(
+                "They were there for me when my dad was in hospital last year, talking with me"
+                " every night.",
+                "I would feel like a traitor if I just disappeared on them now.",
+                start="interrupt",
+                attempts=((0, "That sounds like a very hard year for you."),),
+            ),
+            C(
+                "Loyalty is one of the things you value most, and it seems to pull you in two"
+                " directions at once.",
+                start="terminal",
+            ),
+            K(
+                "Yes, but if I lose this job, I cannot pay the rent, and then I will not even have"
+                " a computer.",
+                "Maybe the team would understand if I | told them about the warning.",
+                start="terminal",
+                backchannels=((0, "yeah", "over"),),
+            ),
+            C("What do you think they would say if you told them tonight?", start="interrupt"),
+            K(
+                "One of them is a nurse on night shifts, and she keeps asking us to play earlier.",
+                "We could agree that on work nights I stop at midnight, whatever | the score is.",
+            ),
+            C(
+                "A firm stop at midnight on work nights, and a teammate who | might already be on"
+                " your side.",
+                start="interrupt",
+            ),
+            K("Yes, she would definitely back me up on that.", start="interrupt"),
+            C("Then tonight could be the first night to try it.", start="terminal"),
+        ),
+    ),
+)
+"""Fresh dialogues (``--set fresh``): new scripts and voices that no one looked at while
+the measures or their rules were chosen; ``tests/fixtures/realistic_fresh``, only for
+reporting."""
+
+
 # ---------------------------------------------------------------------------
 # Synthesis
 # ---------------------------------------------------------------------------
@@ -1003,20 +1286,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("voices_dir", type=Path, help="folder of Kokoro English voice .pt files")
     parser.add_argument(
         "--set",
-        choices=("dev", "heldout"),
+        choices=tuple(SETS),
         default="dev",
-        help="dev: the four dialogues the measures were tuned on; heldout: the others",
+        help="dev: the four dialogues the measures were tuned on; heldout, fresh: the others",
     )
-    parser.add_argument("--out", type=Path, help="default: tests/fixtures/realistic[_heldout]")
+    parser.add_argument(
+        "--out", type=Path, help="default: tests/fixtures/realistic[_heldout|_fresh]"
+    )
     parser.add_argument("--seed", type=int, default=20261130)
     parser.add_argument("--only", nargs="*", help="names of dialogues to make (default: all)")
     parser.add_argument("--tts-cache", type=Path, help="keep synthesized sentences here")
     args = parser.parse_args(argv)
-    dialogues = DIALOGUES if args.set == "dev" else HELDOUT
+    dialogues = {"dev": DIALOGUES, "heldout": HELDOUT, "fresh": FRESH}[args.set]
+    folder, seed_offset = SETS[args.set]
     if args.out is None:
-        args.out = Path("tests/fixtures/realistic" + ("" if args.set == "dev" else "_heldout"))
+        args.out = Path(folder)
     args.out.mkdir(parents=True, exist_ok=True)
-    seed_offset = 0 if args.set == "dev" else HELDOUT_SEED_OFFSET
     chosen = [d for d in dialogues if not args.only or d.name in args.only]
     with tempfile.TemporaryDirectory() as tmp:
         model = assemble_model(Path(tmp))
