@@ -23,7 +23,9 @@ REALISTIC = Path(__file__).parent / "fixtures" / "realistic"
 HELDOUT = Path(__file__).parent / "fixtures" / "realistic_heldout"
 TRUTHS = sorted(REALISTIC.glob("*.truth.json"))
 HELDOUT_TRUTHS = sorted(HELDOUT.glob("*.truth.json"))
-ALL_TRUTHS = TRUTHS + HELDOUT_TRUTHS
+FRESH = Path(__file__).parent / "fixtures" / "realistic_fresh"
+FRESH_TRUTHS = sorted(FRESH.glob("*.truth.json"))
+ALL_TRUTHS = TRUTHS + HELDOUT_TRUTHS + FRESH_TRUTHS
 
 
 def truth(path: Path) -> dict[str, Any]:
@@ -70,6 +72,29 @@ def test_the_held_out_set_is_new_and_small() -> None:
     assert kinds.count("interruption") >= 12 and kinds.count("terminal_overlap") >= 6
     assert sum(len(t["backchannels"]) for t in held_out) >= 12
     assert sum(f.stat().st_size for f in HELDOUT.iterdir()) < 2_000_000
+
+
+def test_the_fresh_set_is_new_to_both_other_sets() -> None:
+    # Fresh dialogues (reporting only): voices and sentences used by neither the development
+    # nor the held-out set, a female-female and a male-male pair, room, noise and stereo.
+    assert len(FRESH_TRUTHS) >= 4
+    fresh = [truth(p) for p in FRESH_TRUTHS]
+    others = [truth(p) for p in TRUTHS + HELDOUT_TRUTHS]
+    old_voices = {v for t in others for v in t["voices"].values()}
+    voices = {v for t in fresh for v in t["voices"].values()}
+    assert len(voices) >= 8 and not voices & old_voices
+    pairs = [{v[1] for v in t["voices"].values()} for t in fresh]
+    assert {"f"} in pairs and {"m"} in pairs
+    assert any(t["acoustics"]["rt60_s"] for t in fresh)
+    assert any(t["acoustics"]["snr_db"] for t in fresh)
+    assert sum("stereo" in t["audio_files"] for t in fresh) >= 2
+    old_text = {s["text"] for t in others for s in t["segments"] if s["kind"] == "speech"}
+    assert not {s["text"] for t in fresh for s in t["segments"]} & old_text
+    kinds = [e["kind"] for t in fresh for e in t["events"]]
+    assert kinds.count("interruption") >= 12 and kinds.count("terminal_overlap") >= 6
+    assert kinds.count("overlap_attempt") >= 3
+    assert sum(len(t["backchannels"]) for t in fresh) >= 12
+    assert sum(f.stat().st_size for f in FRESH.iterdir()) < 2_000_000
 
 
 @pytest.mark.parametrize("path", ALL_TRUTHS, ids=lambda p: p.name.removesuffix(".truth.json"))
