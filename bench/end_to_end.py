@@ -180,12 +180,15 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.baseline:
             baseline = work / "baseline"
-            subprocess.run(
+            added = subprocess.run(
                 ["git", "worktree", "add", "--detach", str(baseline), args.baseline],
                 cwd=REPO,
-                check=True,
+                check=False,
                 capture_output=True,
+                text=True,
             )
+            if added.returncode != 0:
+                parser.error(f"--baseline {args.baseline}: {added.stderr.strip().splitlines()[-1]}")
             trees = {f"baseline {args.baseline}": baseline, "now": REPO}
         # Untimed: the first run in a data directory creates and migrates Prefect's database
         # (10-15 s), which every later run reuses, as a user's runs do.

@@ -206,7 +206,6 @@ def transcribe_audio(
 ) -> Record:
     """Words with timings from faster-whisper (a stereo recording split by channel: per channel)."""
     audio = _decode(audio_path, sha256, max_duration_s)
-    report = _stage_progress("transcribe")
     options = SpeechOptions(
         model=model,
         language=language,
@@ -216,7 +215,7 @@ def transcribe_audio(
         counselor_channel=counselor_channel,
         channels=channels,
     )
-    progress = (lambda _stage, done, total: report(done, total)) if report else _no_progress
+    progress = _progress.get() or _no_progress  # called with "transcribe"/"diarize"
     return records.to_record(transcribe_with(audio, options, progress=progress))
 
 
@@ -254,7 +253,6 @@ def diarize_audio(
     shares the cores with transcription); 0 leaves them as they are.
     """
     audio = _decode(audio_path, sha256, max_duration_s)
-    report = _stage_progress("diarize")
     options = SpeechOptions(
         num_speakers=num_speakers,
         min_speakers=min_speakers,
@@ -267,7 +265,7 @@ def diarize_audio(
         counselor_channel=counselor_channel,
         channels=channels,
     )
-    progress = (lambda _stage, done, total: report(done, total)) if report else _no_progress
+    progress = _progress.get() or _no_progress  # called with "transcribe"/"diarize"
     with torch_thread_limit(torch_threads):
         result = diarize_with(audio, options, progress=progress)
     return records.to_record(result)

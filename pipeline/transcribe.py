@@ -8,8 +8,8 @@ On CUDA the speech regions found by Silero VAD (on the CPU) are decoded in
 batches by faster-whisper's ``BatchedInferencePipeline`` in float16: on one
 H200 that transcribed 10 minutes with ``base`` in 2.2 s against 8.9 s
 decoding one window after another (issue 10; not measured in this
-repository, which has no GPU in CI). On CPU, decoding stays sequential: the
-CPU results, and the accuracy bounds set on them, do not change.
+repository, which has no GPU in CI). On CPU nothing is batched (windows are
+decoded side by side instead, below).
 
 On CPU a recording is transcribed in windows of up to two minutes of speech
 (:func:`plan_windows`), cut only between the speech regions Silero VAD finds,
@@ -17,9 +17,9 @@ so memory stays flat with length: faster-whisper computes the log-mel
 features of everything it is given at once, and its STFT intermediates take
 about 50 MB per minute of speech (docs/benchmarks.md, "Memory with length").
 The windows are decoded side by side, one per core, each on one CTranslate2
-thread: a second thread on one window gains almost nothing (55.1 s with one,
-56.6 s with two on the 10-minute composite), two windows at once take half the
-time (docs/benchmarks.md, "Windows decoded side by side").
+thread: a second thread on one window gains almost nothing (57.5 s with one,
+57.9 s with two on the 10-minute composite), two windows at once take about
+half the time (docs/benchmarks.md, "Windows decoded side by side").
 Each window is the same VAD-concatenated audio faster-whisper would decode,
 and its times are mapped back exactly as faster-whisper maps them
 (:func:`restore_time`), so a recording with less speech than one window gives
@@ -340,7 +340,8 @@ def transcribe(
     cores = cpu_threads or (os.cpu_count() or 1)
     # CTranslate2 gains almost nothing from a second thread on one window (docs/benchmarks.md),
     # so on CPU the cores decode that many windows at once, one thread each.
-    workers = cores if decoding == "sequential" and vad_filter and window_speech_s else 1
+    windowed = decoding == "sequential" and vad_filter and window_speech_s is not None
+    workers = cores if windowed else 1
     whisper = load_whisper(
         resolved,
         device=chosen_device,
@@ -365,7 +366,7 @@ def transcribe(
             audio.samples, batch_size=batch_size, vad_filter=vad_filter, **options
         )
         raw_segments = map(_as_found, found)
-    elif vad_filter and window_speech_s is not None:
+    elif vad_filter and window_speech_s is not None:  # windowed (batched went first)
         raw_segments, info = _windowed_segments(
             whisper, audio.samples, options, window_speech_s=window_speech_s, workers=workers
         )

@@ -19,6 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -91,28 +92,19 @@ def fake_diarize(
     return Diarization(turns=turns, exclusive=turns, model="fake-diarizer")
 
 
-def fake_diarize_with(
-    audio: Audio, _options: Any, *, progress: Callable[[str, float, float], None] | None = None
-) -> Diarization:
-    """:func:`fake_diarize` with the signature of :func:`pipeline.session.diarize_with`."""
-    return fake_diarize(
-        audio,
-        progress=None
-        if progress is None
-        else (lambda done, total: progress("diarize", done, total)),
-    )
+def _with_session_signature(fake: Callable[..., Any], stage: str) -> Callable[..., Any]:
+    """``fake`` with the signature of :mod:`pipeline.session`'s ``transcribe_with``/``diarize_with``."""
+
+    def adapted(
+        audio: Audio, _options: Any, *, progress: Callable[[str, float, float], None] | None = None
+    ) -> Any:
+        return fake(audio, progress=None if progress is None else partial(progress, stage))
+
+    return adapted
 
 
-def fake_transcribe_with(
-    audio: Audio, _options: Any, *, progress: Callable[[str, float, float], None] | None = None
-) -> Transcript:
-    """:func:`fake_transcribe` with the signature of :func:`pipeline.session.transcribe_with`."""
-    return fake_transcribe(
-        audio,
-        progress=None
-        if progress is None
-        else (lambda done, total: progress("transcribe", done, total)),
-    )
+fake_diarize_with = _with_session_signature(fake_diarize, "diarize")
+fake_transcribe_with = _with_session_signature(fake_transcribe, "transcribe")
 
 
 def fake_resolve_models(speech: Any) -> Any:
