@@ -13,7 +13,16 @@ against the reference RTTM:
 - the largest speaker's share of talk time, and the talk-share error against
   the truth (half the summed absolute share differences under the optimal
   speaker mapping; for two speakers, the error of either one's share);
-- collapse: one speaker above 75 % of talk time when the truth is 40-60 %.
+- collapse: one speaker above 75 % of talk time when the truth is 40-60 %;
+- the diarization's own quality check (``good`` / ``doubtful`` / ``poor``,
+  :mod:`pipeline.diarization_quality`), and *confidently wrong*: a share error
+  above :data:`CONFIDENT_WRONG_SHARE_ERROR` that the check called ``good``,
+  the failure a user cannot see.
+
+Sources: the real sample call and the two espeak dialogues by default;
+``--realistic dev heldout fresh`` adds the mono mixes of the neural-voice
+dialogues in ``tests/fixtures/realistic*`` (their planted segments are the
+reference), which are harder: more voices, same-gender pairs, room acoustics.
 
 Run ``python -m bench.degraded`` (``--help`` for options). Results are cached
 per source, condition and recipe in ``--cache-dir`` so reruns are cheap.
@@ -39,7 +48,7 @@ import soundfile as sf
 from scipy import signal
 
 from pipeline.accuracy import diarization_error_rate, pyannote_sample_dir, read_rttm
-from pipeline.types import SAMPLE_RATE_HZ, Turn
+from pipeline.types import SAMPLE_RATE_HZ, Diarization, Turn
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "bench_degraded"
@@ -49,6 +58,14 @@ DEFAULT_SNR_DB = 15.0
 COLLAPSE_SHARE = 0.75
 BALANCED_SHARES = (0.40, 0.60)
 MAX_DER_INCREASE = 0.05
+CONFIDENT_WRONG_SHARE_ERROR = 0.10
+"""A talk-share error above this can move a session across the talk-time norm
+(docs/evidence.md); when the quality check says ``good`` the user is not warned."""
+REALISTIC_SETS = {
+    "dev": FIXTURES / "realistic",
+    "heldout": FIXTURES / "realistic_heldout",
+    "fresh": FIXTURES / "realistic_fresh",
+}
 
 Samples = npt.NDArray[np.float32]
 
@@ -243,6 +260,8 @@ class Score:
     share_error: float
     speakers: int
     seconds: float
+    quality: str | None = None
+    """The diarization's own quality level (None: not checked)."""
 
     @property
     def collapsed(self) -> bool:
@@ -250,9 +269,20 @@ class Score:
         balanced = low <= 1 - self.truth_largest_share and self.truth_largest_share <= high
         return balanced and self.largest_share > COLLAPSE_SHARE
 
+    @property
+    def confidently_wrong(self) -> bool:
+        """Talk shares off by more than :data:`CONFIDENT_WRONG_SHARE_ERROR` with a ``good`` check."""
+        return self.quality == "good" and self.share_error > CONFIDENT_WRONG_SHARE_ERROR
+
 
 def score_turns(
-    source: Source, condition: str, turns: Sequence[Turn], *, duration_s: float, seconds: float
+    source: Source,
+    condition: str,
+    turns: Sequence[Turn],
+    *,
+    duration_s: float,
+    seconds: float,
+    quality: str | None = None,
 ) -> Score:
     """DER (no collar and 0.25 s collar), largest share and share error of ``turns``."""
     reference = list(source.reference)
@@ -266,6 +296,7 @@ def score_turns(
         share_error=share_error(reference, turns),
         speakers=len({t.speaker for t in turns}),
         seconds=seconds,
+        quality=quality,
     )
 
 
@@ -294,7 +325,26 @@ def sources(names: Sequence[str] | None = None) -> list[Source]:
     return result
 
 
-Diarizer = Callable[[Any], Sequence[Turn]]
+def realistic_sources(sets: Sequence[str]) -> list[Source]:
+    """The mono mixes of the neural-voice dialogues of ``sets`` (keys of :data:`REALISTIC_SETS`).
+
+    The reference is every planted segment (speech, cut-offs, attempts,
+    backchannels) under its role.
+    """
+    from pipeline.audio import load_audio
+
+    result = []
+    for name in sets:
+        folder = REALISTIC_SETS[name]
+        for truth_path in sorted(folder.glob("*.truth.json")):
+            truth = json.loads(truth_path.read_text())
+            reference = tuple(Turn(s["start"], s["end"], s["role"]) for s in truth["segments"])
+            samples = load_audio(folder / truth["audio_files"]["mono"]).samples
+            result.append(Source(truth_path.name.removesuffix(".truth.json"), samples, reference))
+    return result
+
+
+Diarizer = Callable[[Any], Diarization]
 
 
 def default_diarizer(**options: Any) -> Diarizer:
@@ -305,8 +355,8 @@ def default_diarizer(**options: Any) -> Diarizer:
     """
     from pipeline.diarize import diarize
 
-    def run(audio: Any) -> Sequence[Turn]:
-        return diarize(audio, **{"num_speakers": 2, "device": "cpu", **options}).turns
+    def run(audio: Any) -> Diarization:
+        return diarize(audio, **{"num_speakers": 2, "device": "cpu", **options})
 
     return run
 
@@ -348,16 +398,22 @@ def evaluate(
                 cached = (
                     cache_dir / f"{source.name}.{condition.name}.{key}.json" if cache_dir else None
                 )
-                if cached is not None and cached.is_file():
-                    result = Score(**json.loads(cached.read_text()))
+                stored = json.loads(cached.read_text()) if cached and cached.is_file() else {}
+                if "quality" in stored:  # scores cached before the quality column are redone
+                    result = Score(**stored)
                 else:
                     path = degrade(source.samples, condition, Path(work), stem=source.name)
                     audio = load_audio(path)
                     start = time.perf_counter()
-                    turns = diarizer(audio)
+                    diarization = diarizer(audio)
                     seconds = time.perf_counter() - start
                     result = score_turns(
-                        source, condition.name, turns, duration_s=audio.duration_s, seconds=seconds
+                        source,
+                        condition.name,
+                        diarization.turns,
+                        duration_s=audio.duration_s,
+                        seconds=seconds,
+                        quality=None if diarization.quality is None else diarization.quality.level,
                     )
                     if cached is not None:
                         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -373,7 +429,7 @@ def table(scores: Sequence[Score]) -> str:
     clean = {s.source: s for s in scores if s.condition == "clean"}
     header = (
         "| source | condition | DER | Δ vs clean | DER collar 0.25 | largest share (truth) "
-        "| share error | verdict |\n|---|---|---|---|---|---|---|---|"
+        "| share error | quality check | verdict |\n|---|---|---|---|---|---|---|---|---|"
     )
     lines = [header]
     for s in scores:
@@ -384,16 +440,18 @@ def table(scores: Sequence[Score]) -> str:
             bad.append("DER bound")
         if s.collapsed:
             bad.append("collapse")
+        if s.confidently_wrong:
+            bad.append("**confidently wrong**")
         lines.append(
             f"| {s.source} | {s.condition} | {s.der:.1%} | {delta * 100:+.1f} | "
             f"{s.der_collar:.1%} | {s.largest_share:.2f} ({s.truth_largest_share:.2f}) | "
-            f"{s.share_error:.3f} | {', '.join(bad) or 'ok'} |"
+            f"{s.share_error:.3f} | {s.quality or '—'} | {', '.join(bad) or 'ok'} |"
         )
     return "\n".join(lines)
 
 
 def summary(scores: Sequence[Score]) -> Mapping[str, float]:
-    """Worst DER increase over clean, worst share error and the number of collapses."""
+    """Worst DER increase over clean, worst share error, collapses, and confidently wrong runs."""
     clean = {s.source: s.der for s in scores if s.condition == "clean"}
     degraded = [s for s in scores if s.condition != "clean"]
     return {
@@ -406,12 +464,25 @@ def summary(scores: Sequence[Score]) -> Mapping[str, float]:
         else float("nan"),
         "worst share error": max((s.share_error for s in degraded), default=0.0),
         "collapses": float(sum(s.collapsed for s in degraded)),
+        "runs over the DER bound": float(
+            sum(s.der - clean[s.source] > MAX_DER_INCREASE for s in degraded if s.source in clean)
+        ),
+        "confidently wrong (clean copies included)": float(
+            sum(s.confidently_wrong for s in scores)
+        ),
     }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", nargs="*", help="subset of sources (default: all)")
+    parser.add_argument(
+        "--realistic",
+        nargs="*",
+        default=[],
+        choices=list(REALISTIC_SETS),
+        help="add the neural-voice dialogues of these sets (mono mixes)",
+    )
     parser.add_argument(
         "--conditions", nargs="*", choices=list(CONDITIONS_BY_NAME), help="default: all"
     )
@@ -436,12 +507,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(
             f"{score.source:24s} {score.condition:18s} DER {score.der:6.1%} "
             f"largest {score.largest_share:.2f} err {score.share_error:.3f} "
-            f"({score.seconds:.1f} s)",
+            f"quality {score.quality} ({score.seconds:.1f} s)",
             flush=True,
         )
 
     scores = evaluate(
-        sources(args.sources),
+        [*sources(args.sources), *realistic_sources(args.realistic)],
         conditions,
         diarizer=default_diarizer(count_ties_down=False)
         if args.pyannote_count

@@ -62,6 +62,7 @@ from models.registry import (
 from pipeline.attribute import build_utterances
 from pipeline.audio import file_sha256, load_audio
 from pipeline.channels import CHANNEL_MODEL, ChannelsOption
+from pipeline.diarization_quality import with_transcript_check
 from pipeline.document import Channel
 from pipeline.enroll import enrollment_similarities
 from pipeline.errors import AudioError
@@ -322,6 +323,7 @@ def attribute_words(*, sha256: str, transcript: Record, diarization: Record) -> 
     task_run_name="score-{sha256:.12}",
     cache_policy=ContentKey(
         modules=(
+            "pipeline.diarization_quality",
             "pipeline.roles",
             "pipeline.measures",
             "pipeline.evidence",
@@ -347,12 +349,13 @@ def score_session(
     """Roles → measures → evidence, as the ``session.json`` document."""
     options = SpeechOptions(**settings)
     utterances = records.utterances(attributed["utterances"])
-    found = records.diarization(diarization)
+    words = tuple(w for u in utterances for w in u.words)
+    found = with_transcript_check(records.diarization(diarization), words)
     result = SpeechResult(
         audio=records.audio_info(audio),
         transcript=records.transcript(transcript),
         diarization=found,
-        words=tuple(w for u in utterances for w in u.words),
+        words=words,
         utterances=utterances,
         options=options,
         enrollment_similarities=similarities,

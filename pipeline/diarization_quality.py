@@ -12,7 +12,11 @@ no sign of it. This module looks for the signs after pyannote has run:
   (``short_turn_fraction``);
 * two clustering strategies on the *same* embeddings disagreeing about who
   spoke when (``agreement``): pyannote's agglomerative clustering and a
-  two-means clustering of the unit-normalised embeddings.
+  two-means clustering of the unit-normalised embeddings;
+* once the transcript exists, many of its words lying where the diarization
+  heard no voice at all (``words_outside_speech``, :func:`with_transcript_check`):
+  a voice too quiet or too breathy for the segmentation model, whose talk time
+  is then undercounted while every other cue looks fine.
 
 When a cue fires on the pipeline's own result, the alternative clustering is
 considered and kept when its clusters are better separated (higher cosine
@@ -26,14 +30,23 @@ and numbers; only :func:`check_pyannote` touches pyannote's objects.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.types import ChannelDecision, Diarization, DiarizationQuality, QualityLevel, Turn
+from pipeline.types import (
+    ChannelDecision,
+    Diarization,
+    DiarizationQuality,
+    QualityLevel,
+    SpeakerWord,
+    Turn,
+    Word,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -53,6 +66,10 @@ MIN_SILHOUETTE_GAIN = 0.02
 """The alternative clustering replaces the pipeline's only when it separates this much better."""
 GRID_S = 0.01
 """Time grid on which two diarizations are compared."""
+MAX_WORDS_OUTSIDE_SPEECH = 0.05
+"""Above this fraction of transcribed words outside every diarized turn, a voice was missed."""
+MIN_WORDS_OUTSIDE_SPEECH = 5
+"""...and only with at least this many such words (one stray word of a short clip is no sign)."""
 
 ACTION_CHANNEL = (
     "if each party is on its own stereo channel, name the counselor's channel with "
@@ -60,6 +77,7 @@ ACTION_CHANNEL = (
 )
 ACTION_ENROLL = "give a voice sample of the counselor with --enroll"
 ACTION_CHECK = "check the recording (one voice only, or very poor audio?)"
+ACTION_AUDIBLE = "check that both voices are clearly audible in the recording"
 
 
 @dataclass(frozen=True)
@@ -108,6 +126,83 @@ def overlap_fraction(turns: Sequence[Turn]) -> float:
     speech = total(union((t.start, t.end) for t in turns))
     summed = sum(t.duration_s for t in turns)
     return max(summed - speech, 0.0) / speech if speech > 0 else 0.0
+
+
+def words_outside_speech(turns: Sequence[Turn], words: Sequence[Word | SpeakerWord]) -> int:
+    """How many ``words`` have their midpoint in no turn of ``turns`` (any speaker, ends included).
+
+    Whisper transcribed them, so someone spoke there; the diarization heard no
+    one. A few happen anywhere (a word's timing running into a pause); many
+    mean a voice the segmentation model did not pick up.
+
+    >>> words_outside_speech([Turn(0.0, 2.0, "A")], [Word(0.5, 0.9, "so", 1.0), Word(2.5, 2.9, "yes", 1.0)])
+    1
+    """
+    from pipeline.intervals import union
+
+    spans = union((t.start, t.end) for t in turns)
+    starts = [start for start, _ in spans]
+    outside = 0
+    for word in words:
+        middle = (word.start + word.end) / 2
+        index = bisect.bisect_right(starts, middle) - 1
+        if index < 0 or middle > spans[index][1]:
+            outside += 1
+    return outside
+
+
+def with_transcript_check(
+    diarization: Diarization,
+    words: Sequence[Word | SpeakerWord],
+    *,
+    max_fraction: float = MAX_WORDS_OUTSIDE_SPEECH,
+    min_words: int = MIN_WORDS_OUTSIDE_SPEECH,
+) -> Diarization:
+    """``diarization`` with the transcript's cue added to its quality check.
+
+    Records ``words_outside_speech`` (the fraction of ``words`` outside every
+    turn, :func:`words_outside_speech`) among the measures; above
+    ``max_fraction``, with at least ``min_words`` such words, adds a cue (and
+    a warning): one cue more makes ``good`` → ``doubtful`` and ``doubtful`` →
+    ``poor``. A diarization by stereo channel is left as it is: its words are
+    transcribed from the channel's own active stretches, so a word outside
+    them is a quiet tail, not a missed voice (noisy channels reach 8-13 %
+    with talk shares still right, docs/diarization.md). A diarization whose
+    check did not run gets a quality only when the cue fires.
+    """
+    from pipeline.channels import CHANNEL_MODEL
+
+    if diarization.model == CHANNEL_MODEL or not words:
+        return diarization
+    outside = words_outside_speech(diarization.turns, words)
+    fraction = outside / len(words)
+    fires = fraction > max_fraction and outside >= min_words
+    quality = diarization.quality
+    if quality is None and not fires:
+        return diarization
+    cues = () if quality is None else quality.cues
+    measures = {} if quality is None else dict(quality.measures)
+    measures["words_outside_speech"] = round(fraction, 3)
+    warnings = diarization.warnings
+    if fires:
+        cue = (
+            f"{fraction:.0%} of the transcribed words lie where no voice was detected, as when "
+            f"one voice is too quiet or too breathy for the speaker model, so talk times "
+            f"undercount someone: {ACTION_AUDIBLE}, or {ACTION_CHANNEL}"
+        )
+        cues = (*cues, cue)
+        warnings = (*warnings, cue)
+    level: QualityLevel = "good"
+    if len(cues) >= 2 or (quality is not None and quality.level == "poor"):
+        level = "poor"
+    elif cues:
+        level = "doubtful"
+    tried = () if quality is None else quality.tried
+    return replace(
+        diarization,
+        quality=DiarizationQuality(level=level, cues=cues, tried=tried, measures=measures),
+        warnings=warnings,
+    )
 
 
 def cosine_similarity(a: FloatArray, b: FloatArray) -> float:
