@@ -8,6 +8,7 @@ of the clean call and no collapse onto one speaker.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +20,17 @@ from hypothesis import strategies as st
 from bench.degraded import (
     COLLAPSE_SHARE,
     CONDITIONS_BY_NAME,
+    CONFIDENT_WRONG_SHARE_ERROR,
     MAX_DER_INCREASE,
     Score,
     active_power,
     degrade,
     phone_band_with_noise,
     pink_noise,
+    realistic_sources,
     share_error,
+    summary,
+    table,
     talk_shares,
 )
 from bench.real_audio import read_rttm_by_uri, read_uem
@@ -61,6 +66,33 @@ def test_collapse_needs_a_balanced_truth() -> None:
     assert _score(0.80, 0.55).collapsed
     assert not _score(COLLAPSE_SHARE, 0.55).collapsed
     assert not _score(0.80, 0.66).collapsed
+
+
+def test_confidently_wrong_needs_a_large_share_error_and_a_good_check() -> None:
+    def scored(error: float, quality: str | None) -> Score:
+        return Score("s", "c", 0.3, 0.2, 0.7, 0.55, error, 2, 1.0, quality)
+
+    assert scored(0.15, "good").confidently_wrong
+    assert not scored(CONFIDENT_WRONG_SHARE_ERROR, "good").confidently_wrong
+    assert not scored(0.15, "doubtful").confidently_wrong
+    assert not scored(0.15, None).confidently_wrong
+    rows = table([scored(0.0, "good"), replace(scored(0.15, "good"), condition="pcm_8k")])
+    assert rows.splitlines()[-1].endswith("| 0.150 | good | **confidently wrong** |")
+    assert summary([scored(0.15, "good")])["confidently wrong (clean copies included)"] == 1.0
+
+
+def test_realistic_sources_are_the_mono_mixes_with_their_planted_turns() -> None:
+    found = realistic_sources(["dev"])
+    assert [s.name for s in found] == [
+        "kokoro_diabetes",
+        "kokoro_drinking",
+        "kokoro_sleep",
+        "kokoro_smoking",
+    ]
+    first = found[0]
+    assert first.samples.ndim == 1
+    assert {t.speaker for t in first.reference} == {"counselor", "client"}
+    assert first.reference[0] == Turn(1.093, 5.243, "counselor")
 
 
 def test_pink_noise_has_unit_rms_and_falls_with_frequency() -> None:
