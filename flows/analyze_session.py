@@ -62,7 +62,7 @@ from models.registry import (
 from pipeline.attribute import build_utterances
 from pipeline.audio import file_sha256, load_audio
 from pipeline.channels import CHANNEL_MODEL, ChannelsOption
-from pipeline.diarization_quality import with_transcript_check
+from pipeline.diarization_quality import with_transcript_measure
 from pipeline.document import Channel
 from pipeline.enroll import enrollment_similarities
 from pipeline.errors import AudioError
@@ -350,7 +350,7 @@ def score_session(
     options = SpeechOptions(**settings)
     utterances = records.utterances(attributed["utterances"])
     words = tuple(w for u in utterances for w in u.words)
-    found = with_transcript_check(records.diarization(diarization), words)
+    found = with_transcript_measure(records.diarization(diarization), words)
     result = SpeechResult(
         audio=records.audio_info(audio),
         transcript=records.transcript(transcript),

@@ -12,11 +12,13 @@ no sign of it. This module looks for the signs after pyannote has run:
   (``short_turn_fraction``);
 * two clustering strategies on the *same* embeddings disagreeing about who
   spoke when (``agreement``): pyannote's agglomerative clustering and a
-  two-means clustering of the unit-normalised embeddings;
-* once the transcript exists, many of its words lying where the diarization
-  heard no voice at all (``words_outside_speech``, :func:`with_transcript_check`):
-  a voice too quiet or too breathy for the segmentation model, whose talk time
-  is then undercounted while every other cue looks fine.
+  two-means clustering of the unit-normalised embeddings.
+
+Once the transcript exists, the share of its words that lie where the
+diarization heard no voice (``words_outside_speech``, :func:`with_transcript_measure`)
+is recorded too, for inspection: it rises when a voice is too quiet or too
+breathy for the segmentation model, but it raises no cue (docs/diarization.md
+says why).
 
 When a cue fires on the pipeline's own result, the alternative clustering is
 considered and kept when its clusters are better separated (higher cosine
@@ -66,10 +68,6 @@ MIN_SILHOUETTE_GAIN = 0.02
 """The alternative clustering replaces the pipeline's only when it separates this much better."""
 GRID_S = 0.01
 """Time grid on which two diarizations are compared."""
-MAX_WORDS_OUTSIDE_SPEECH = 0.05
-"""Above this fraction of transcribed words outside every diarized turn, a voice was missed."""
-MIN_WORDS_OUTSIDE_SPEECH = 5
-"""...and only with at least this many such words (one stray word of a short clip is no sign)."""
 
 ACTION_CHANNEL = (
     "if each party is on its own stereo channel, name the counselor's channel with "
@@ -77,7 +75,6 @@ ACTION_CHANNEL = (
 )
 ACTION_ENROLL = "give a voice sample of the counselor with --enroll"
 ACTION_CHECK = "check the recording (one voice only, or very poor audio?)"
-ACTION_AUDIBLE = "check that both voices are clearly audible in the recording"
 
 
 @dataclass(frozen=True)
@@ -151,58 +148,29 @@ def words_outside_speech(turns: Sequence[Turn], words: Sequence[Word | SpeakerWo
     return outside
 
 
-def with_transcript_check(
-    diarization: Diarization,
-    words: Sequence[Word | SpeakerWord],
-    *,
-    max_fraction: float = MAX_WORDS_OUTSIDE_SPEECH,
-    min_words: int = MIN_WORDS_OUTSIDE_SPEECH,
+def with_transcript_measure(
+    diarization: Diarization, words: Sequence[Word | SpeakerWord]
 ) -> Diarization:
-    """``diarization`` with the transcript's cue added to its quality check.
+    """``diarization`` with ``words_outside_speech`` among its quality measures.
 
-    Records ``words_outside_speech`` (the fraction of ``words`` outside every
-    turn, :func:`words_outside_speech`) among the measures; above
-    ``max_fraction``, with at least ``min_words`` such words, adds a cue (and
-    a warning): one cue more makes ``good`` → ``doubtful`` and ``doubtful`` →
-    ``poor``. A diarization by stereo channel is left as it is: its words are
-    transcribed from the channel's own active stretches, so a word outside
-    them is a quiet tail, not a missed voice (noisy channels reach 8-13 %
-    with talk shares still right, docs/diarization.md). A diarization whose
-    check did not run gets a quality only when the cue fires.
+    The fraction of ``words`` outside every turn (:func:`words_outside_speech`),
+    recorded for inspection only: as a cue (above 5 %) it turned 6 of 7
+    confidently wrong talk shares of the development and held-out dialogues
+    into ``doubtful``, but caught none on the fresh ones while flagging right
+    ones, and it depends on the Whisper model's word timing (``tiny.en`` puts
+    5.2 % of a clean dialogue's words outside speech, ``base`` 3.0 %):
+    docs/diarization.md. A diarization by stereo channel (its words come from
+    each channel's own active stretches) or one whose check did not run is
+    returned as it is.
     """
     from pipeline.channels import CHANNEL_MODEL
 
-    if diarization.model == CHANNEL_MODEL or not words:
-        return diarization
-    outside = words_outside_speech(diarization.turns, words)
-    fraction = outside / len(words)
-    fires = fraction > max_fraction and outside >= min_words
     quality = diarization.quality
-    if quality is None and not fires:
+    if diarization.model == CHANNEL_MODEL or quality is None or not words:
         return diarization
-    cues = () if quality is None else quality.cues
-    measures = {} if quality is None else dict(quality.measures)
-    measures["words_outside_speech"] = round(fraction, 3)
-    warnings = diarization.warnings
-    if fires:
-        cue = (
-            f"{fraction:.0%} of the transcribed words lie where no voice was detected, as when "
-            f"one voice is too quiet or too breathy for the speaker model, so talk times "
-            f"undercount someone: {ACTION_AUDIBLE}, or {ACTION_CHANNEL}"
-        )
-        cues = (*cues, cue)
-        warnings = (*warnings, cue)
-    level: QualityLevel = "good"
-    if len(cues) >= 2 or (quality is not None and quality.level == "poor"):
-        level = "poor"
-    elif cues:
-        level = "doubtful"
-    tried = () if quality is None else quality.tried
-    return replace(
-        diarization,
-        quality=DiarizationQuality(level=level, cues=cues, tried=tried, measures=measures),
-        warnings=warnings,
-    )
+    fraction = words_outside_speech(diarization.turns, words) / len(words)
+    measures = {**quality.measures, "words_outside_speech": round(fraction, 3)}
+    return replace(diarization, quality=replace(quality, measures=measures))
 
 
 def cosine_similarity(a: FloatArray, b: FloatArray) -> float:

@@ -31,7 +31,7 @@ from pipeline.channels import (
     diarize_by_channel,
     merge_channel_transcripts,
 )
-from pipeline.diarization_quality import with_transcript_check
+from pipeline.diarization_quality import with_transcript_measure
 from pipeline.diarize import (
     DEFAULT_EMBEDDING_BATCH_SIZE,
     DEFAULT_SEGMENTATION_BATCH_SIZE,
@@ -328,7 +328,7 @@ def analyze_speech(
         transcript = transcribe_with(audio, options, progress=progress)
         diarization = diarize_with(audio, options, progress=progress)
     words, utterances = build_utterances(transcript, diarization.exclusive)
-    diarization = with_transcript_check(diarization, words)
+    diarization = with_transcript_measure(diarization, words)
     similarities = enrollment_with(audio, diarization, options)
     progress("attribute", audio.duration_s, audio.duration_s)
     return SpeechResult(

@@ -13,6 +13,7 @@ from bench.missed_voice import (
     score_run,
     summary_line,
     tables,
+    with_cue,
 )
 from pipeline.types import Diarization, DiarizationQuality, SpeakerWord, Turn
 
@@ -68,3 +69,12 @@ def test_score_run_judges_the_cue_on_the_run_words() -> None:
     assert result.words_outside == pytest.approx(0.4)  # 8 of 20 words lie after 6 s
     assert (result.before, result.after) == ("good", "doubtful")
     assert result.share_error == pytest.approx(2 / 6 - 0.6)
+
+
+def test_the_candidate_cue_adds_one_cue_above_the_limit() -> None:
+    assert with_cue("good", outside=6, words=100) == "doubtful"
+    assert with_cue("good", outside=5, words=100) == "good"  # the limit itself: no cue
+    assert with_cue("good", outside=4, words=20) == "good"  # 20 %, but only 4 words
+    assert with_cue("doubtful", outside=10, words=100) == "poor"
+    assert with_cue(None, outside=10, words=100) == "doubtful"
+    assert with_cue("good", outside=0, words=0) == "good"

@@ -1,25 +1,19 @@
-"""The transcript's cue to the diarization check: words where no voice was detected.
+"""Words where no voice was detected: counted exactly, recorded among the quality measures.
 
-Exact numbers on constructed turns and words, properties of the count, then
-real audio: a held-out neural-voice dialogue whose breathy counselor voice the
-segmentation model partly misses (talk share off by 0.12 while every other
-cue said ``good``), and a development dialogue that must stay ``good``.
+The measure raises no cue (docs/diarization.md, "A voice the segmentation
+misses"); the slow test checks on real model output that it does rise where
+the segmentation model partly misses a breathy voice (a held-out neural-voice
+dialogue) and stays low on a development one.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.channels import CHANNEL_MODEL
-from pipeline.diarization_quality import (
-    MAX_WORDS_OUTSIDE_SPEECH,
-    with_transcript_check,
-    words_outside_speech,
-)
+from pipeline.diarization_quality import with_transcript_measure, words_outside_speech
 from pipeline.types import Diarization, DiarizationQuality, Turn, Word
 from tests.conftest import FIXTURES
 
@@ -78,82 +72,42 @@ def test_more_turns_never_leave_more_words_outside(
     assert words_outside_speech(turns, inside) == 0
 
 
-def test_many_words_outside_speech_make_a_good_diarization_doubtful() -> None:
-    checked = with_transcript_check(diarization(), words_at(94, 6))
-    assert checked.quality is not None
-    assert checked.quality.level == "doubtful"
-    assert checked.quality.measures == {"top_share": 0.6, "words_outside_speech": 0.06}
-    assert checked.quality.tried == ("agglomerative",)
-    (cue,) = checked.quality.cues
-    assert cue.startswith("6% of the transcribed words lie where no voice was detected")
-    assert "--counselor-channel" in cue
-    assert checked.warnings == (cue,)
-    assert checked.turns == diarization().turns
-
-
-def test_the_limit_itself_and_a_few_stray_words_raise_no_cue() -> None:
-    at_limit = with_transcript_check(diarization(), words_at(95, 5))
-    assert MAX_WORDS_OUTSIDE_SPEECH == 0.05
-    assert at_limit.quality == replace(
-        GOOD, measures={"top_share": 0.6, "words_outside_speech": 0.05}
+def test_the_fraction_is_recorded_and_changes_nothing_else() -> None:
+    before = diarization()
+    after = with_transcript_measure(before, words_at(80, 20))
+    assert after.quality == DiarizationQuality(
+        "good", (), ("agglomerative",), {"top_share": 0.6, "words_outside_speech": 0.2}
     )
-    assert at_limit.warnings == ()
-    few = with_transcript_check(diarization(), words_at(16, 4))  # 20 %, but only 4 words
-    assert few.quality is not None and few.quality.level == "good"
+    assert after.warnings == before.warnings == ()
+    assert (after.turns, after.exclusive, after.model) == (
+        before.turns,
+        before.exclusive,
+        before.model,
+    )
+    assert before.quality == GOOD  # the input is not changed in place
 
 
-def test_one_cue_more_makes_doubtful_poor_and_poor_stays_poor() -> None:
-    doubtful = DiarizationQuality("doubtful", ("voices alike",), ("agglomerative",), {})
-    checked = with_transcript_check(diarization(doubtful), words_at(90, 10))
-    assert checked.quality is not None
-    assert checked.quality.level == "poor"
-    assert checked.quality.cues[0] == "voices alike"
-    assert len(checked.quality.cues) == 2
-    poor = DiarizationQuality("poor", ("one voice",), (), {"speakers": 1.0})
-    kept = with_transcript_check(diarization(poor), words_at(100, 0))
-    assert kept.quality is not None and kept.quality.level == "poor"
-    assert kept.quality.measures == {"speakers": 1.0, "words_outside_speech": 0.0}
-
-
-def test_channel_diarizations_and_empty_transcripts_are_left_alone() -> None:
-    by_channel = diarization(model=CHANNEL_MODEL)
-    assert with_transcript_check(by_channel, words_at(50, 50)) is by_channel
-    unchanged = diarization()
-    assert with_transcript_check(unchanged, []) is unchanged
-
-
-def test_an_unchecked_diarization_gets_a_quality_only_when_the_cue_fires() -> None:
-    unchecked = diarization(quality=None)
-    assert with_transcript_check(unchecked, words_at(99, 1)) is unchecked
-    flagged = with_transcript_check(unchecked, words_at(80, 20))
-    assert flagged.quality is not None
-    assert flagged.quality.level == "doubtful"
-    assert flagged.quality.tried == ()
-    assert flagged.quality.measures == {"words_outside_speech": 0.2}
+def test_channel_diarizations_unchecked_ones_and_empty_transcripts_are_left_alone() -> None:
+    for left_alone in (diarization(model=CHANNEL_MODEL), diarization(quality=None)):
+        assert with_transcript_measure(left_alone, words_at(50, 50)) is left_alone
+    checked = diarization()
+    assert with_transcript_measure(checked, []) is checked
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("folder", "name", "flagged"),
+    ("folder", "name", "low", "high"),
     [
-        ("realistic_heldout", "kokoro_exercise", True),
-        ("realistic", "kokoro_drinking", False),
+        ("realistic_heldout", "kokoro_exercise", 0.05, 0.15),  # measured 8.3 %
+        ("realistic", "kokoro_drinking", 0.0, 0.03),  # measured 1.3 %
     ],
 )
-def test_a_voice_the_segmentation_misses_is_flagged_on_real_model_output(
-    folder: str, name: str, flagged: bool
+def test_the_measure_rises_where_a_voice_is_partly_missed(
+    folder: str, name: str, low: float, high: float
 ) -> None:
     from pipeline.session import SpeechOptions, analyze_document
 
     document = analyze_document(FIXTURES / folder / f"{name}.ogg", options=SpeechOptions())
     block = document["diarization"]
-    fraction = block["measures"]["words_outside_speech"]
-    missed = [c for c in block["cues"] if "where no voice was detected" in c]
-    if flagged:
-        # measured 8.3 %: the breathy counselor voice is partly missed (share error 0.12)
-        assert fraction > MAX_WORDS_OUTSIDE_SPEECH
-        assert missed and block["quality"] in ("doubtful", "poor")
-        assert document["evidence"]["client_led"] == "inconclusive"
-    else:
-        assert fraction < 0.03  # measured 1.3 %
-        assert not missed
+    assert low < block["measures"]["words_outside_speech"] < high
+    assert not any("no voice was detected" in cue for cue in block["cues"])

@@ -15,7 +15,7 @@ from flows.analyze_session import MODEL_TASKS, run_session
 from pipeline.audio import load_audio
 from pipeline.outputs import read_document
 from pipeline.session import SpeechOptions
-from pipeline.types import Audio, Diarization
+from pipeline.types import Audio, Diarization, DiarizationQuality
 from tests.flows import fakes
 from tests.flows.fakes import FIXTURES, copy_fixture
 
@@ -82,21 +82,21 @@ def test_the_recording_is_decoded_once_per_run(
     assert session_flow._decoded.get() is None  # and is let go when the flow ends
 
 
-def test_scoring_adds_the_transcript_cue_when_a_voice_was_missed(
+def test_scoring_records_the_words_outside_speech(
     flow_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def every_other_turn(audio: Audio, options: object, **kwargs: object) -> Diarization:
         found: Diarization = fakes.fake_diarize_with(audio, options, **kwargs)
         kept = found.turns[::2]  # the second voice was never detected
-        return replace(found, turns=kept, exclusive=kept)
+        checked = DiarizationQuality("good", (), ("agglomerative",), {"top_share": 0.9})
+        return replace(found, turns=kept, exclusive=kept, quality=checked)
 
     monkeypatch.setattr(session_flow, "diarize_with", every_other_turn)
     audio = copy_fixture("dialogue_client_led.wav", tmp_path / "in" / "session.wav")
     assert run_session(audio, tmp_path / "out", speech=FAKE)["status"] == "done"
     block = read_document(tmp_path / "out")["diarization"]
-    assert block["quality"] == "doubtful"
-    assert block["measures"]["words_outside_speech"] == 0.467  # 7 of 15 turns: 42 of 90 words
-    assert "where no voice was detected" in block["cues"][0]
+    assert block["quality"] == "good"
+    assert block["measures"] == {"top_share": 0.9, "words_outside_speech": 0.467}  # 42 of 90
 
 
 def test_renamed_copy_hits_the_cache_and_settings_change_misses_it(
