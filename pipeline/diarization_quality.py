@@ -130,7 +130,7 @@ def words_outside_speech(turns: Sequence[Turn], words: Sequence[Word | SpeakerWo
 
     Whisper transcribed them, so someone spoke there; the diarization heard no
     one. A few happen anywhere (a word's timing running into a pause); many
-    mean a voice the segmentation model did not pick up.
+    can mean a voice the segmentation model did not pick up.
 
     >>> words_outside_speech([Turn(0.0, 2.0, "A")], [Word(0.5, 0.9, "so", 1.0), Word(2.5, 2.9, "yes", 1.0)])
     1
