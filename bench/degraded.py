@@ -325,8 +325,9 @@ def sources(names: Sequence[str] | None = None) -> list[Source]:
     return result
 
 
-def realistic_sources(sets: Sequence[str]) -> list[Source]:
-    """The mono mixes of the neural-voice dialogues of ``sets`` (keys of :data:`REALISTIC_SETS`).
+def realistic_sources(sets: Sequence[str], names: Sequence[str] | None = None) -> list[Source]:
+    """The mono mixes of the neural-voice dialogues of ``sets`` (keys of :data:`REALISTIC_SETS`),
+    only those named in ``names`` when given.
 
     The reference is every planted segment (speech, cut-offs, attempts,
     backchannels) under its role.
@@ -334,13 +335,16 @@ def realistic_sources(sets: Sequence[str]) -> list[Source]:
     from pipeline.audio import load_audio
 
     result = []
-    for name in sets:
-        folder = REALISTIC_SETS[name]
+    for set_name in sets:
+        folder = REALISTIC_SETS[set_name]
         for truth_path in sorted(folder.glob("*.truth.json")):
+            name = truth_path.name.removesuffix(".truth.json")
+            if names is not None and name not in names:
+                continue
             truth = json.loads(truth_path.read_text())
             reference = tuple(Turn(s["start"], s["end"], s["role"]) for s in truth["segments"])
             samples = load_audio(folder / truth["audio_files"]["mono"]).samples
-            result.append(Source(truth_path.name.removesuffix(".truth.json"), samples, reference))
+            result.append(Source(name, samples, reference))
     return result
 
 

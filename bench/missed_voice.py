@@ -53,9 +53,10 @@ from bench.degraded import (
     CONFIDENT_WRONG_SHARE_ERROR,
     REALISTIC_SETS,
     degrade,
+    talk_shares,
 )
 from pipeline.diarization_quality import words_outside_speech
-from pipeline.intervals import overlap_length, total, union
+from pipeline.intervals import overlap_length, union
 from pipeline.types import SAMPLE_RATE_HZ, Diarization, SpeakerWord, Turn
 
 DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "bench_missed_voice"
@@ -144,24 +145,19 @@ def recordings(sets: Sequence[str], work: Path) -> Iterator[tuple[str, str, str,
 
 
 def model_stages(path: Path, cache_dir: Path) -> tuple[Diarization, tuple[SpeakerWord, ...]]:
-    """The product's model stages on ``path`` (mono, defaults): diarization (with its own
-    quality check) and attributed words."""
-    from pipeline.attribute import build_utterances
-    from pipeline.audio import load_audio
-    from pipeline.session import SpeechOptions, diarize_with, transcribe_with
+    """The product's model stages on ``path`` (:func:`pipeline.session.analyze_speech`,
+    defaults): the diarization with its quality check, and the attributed words."""
+    from pipeline.session import analyze_speech
 
     key = hashlib.sha256(path.read_bytes()).hexdigest()[:20]
     cached = cache_dir / f"{key}.pickle"
     if cached.is_file():
         stored: tuple[Diarization, tuple[SpeakerWord, ...]] = pickle.loads(cached.read_bytes())
         return stored
-    audio = load_audio(path)
-    options = SpeechOptions()
-    diarization = diarize_with(audio, options)
-    words, _ = build_utterances(transcribe_with(audio, options), diarization.exclusive)
+    result = analyze_speech(path)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    cached.write_bytes(pickle.dumps((diarization, words)))
-    return diarization, words
+    cached.write_bytes(pickle.dumps((result.diarization, result.words)))
+    return result.diarization, result.words
 
 
 def client_share_error(turns: Sequence[Turn], truth: Mapping[str, Any]) -> float:
@@ -181,9 +177,7 @@ def client_share_error(turns: Sequence[Turn], truth: Mapping[str, Any]) -> float
             for t in mine
         )
 
-    talk = {s: total(union((t.start, t.end) for t in turns if t.speaker == s)) for s in speakers}
-    client = max(speakers, key=leaning)
-    share = talk[client] / sum(talk.values()) if sum(talk.values()) > 0 else 0.0
+    share = talk_shares(turns).get(max(speakers, key=leaning), 0.0)
     return float(share - truth["client_share"])
 
 

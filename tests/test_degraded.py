@@ -319,7 +319,7 @@ def _realistic_score(name: str, condition: str) -> Score:
     """The product's diarization of one neural-voice dialogue under ``condition``."""
     from bench.degraded import default_diarizer, evaluate
 
-    (source,) = [s for s in realistic_sources(["dev", "heldout"]) if s.name == name]
+    (source,) = realistic_sources(["dev", "heldout"], names=[name])
     (score,) = evaluate(
         [source],
         [CONDITIONS_BY_NAME[condition]],
