@@ -57,6 +57,7 @@ from pipeline.mi_codes import UtteranceCode
 from pipeline.norms import (
     NORMS_PATH,
     Better,
+    Norms,
     Transform,
     auc,
     parse_norms,
@@ -330,28 +331,38 @@ def _coder_codes(rows: Sequence[AnnoMIUtterance]) -> dict[tuple[int, int], Utter
     return out_of_fold_codes(rows)
 
 
-def evaluate_reserved(rows: Sequence[AnnoMIUtterance], norms_path: Path) -> list[dict[str, Any]]:
-    """Score each reserved transcript once with the committed coder and norms."""
+def transcript_score(
+    group: Sequence[AnnoMIUtterance], norms: Norms
+) -> tuple[float | None, str | None]:
+    """The score and band the committed coder and ``norms`` give one transcript's text.
+
+    ``group`` is one transcript's rows in utterance order; the codes are the
+    packaged coder's (for a non-reserved transcript the coder saw it in fitting).
+    """
     from models.loaders import load_mi_coder
     from pipeline.mi_codes import code_utterances
 
+    predicted = code_utterances([(r.role, r.text) for r in group], coder=load_mi_coder())
+    codes = {(r.transcript_id, r.utterance_id): c for r, c in zip(group, predicted, strict=True)}
+    features = transcript_inputs(group, codes).score_features()
+    if features is None:
+        return None, None
+    score = norms.score.probability(features)
+    return score, norms.score.band(score)
+
+
+def evaluate_reserved(rows: Sequence[AnnoMIUtterance], norms_path: Path) -> list[dict[str, Any]]:
+    """Score each reserved transcript once with the committed coder and norms."""
     norms = parse_norms(json.loads(norms_path.read_text(encoding="utf-8")))
-    coder = load_mi_coder()
     results = []
     for tid, group in by_transcript(reserved_rows(rows)).items():
-        predicted = code_utterances([(r.role, r.text) for r in group], coder=coder)
-        codes = {
-            (r.transcript_id, r.utterance_id): c for r, c in zip(group, predicted, strict=True)
-        }
-        inputs = transcript_inputs(group, codes)
-        features = inputs.score_features()
-        score = None if features is None else norms.score.probability(features)
+        score, band = transcript_score(group, norms)
         results.append(
             {
                 "transcript_id": tid,
                 "quality": group[0].mi_quality,
                 "score": None if score is None else round(score, 3),
-                "band": None if score is None else norms.score.band(score),
+                "band": band,
             }
         )
     return results

@@ -1,0 +1,187 @@
+"""The verdict from audio against the experts: voiced AnnoMI transcripts, end to end.
+
+Usage::
+
+    python scripts/voice_annomi.py AnnoMI-full.csv VOICES_DIR --out DIR   # once
+    python -m bench.annomi_audio --folder DIR [--cache DIR] [--json FILE]
+
+For every voiced transcript in ``DIR`` (``*.truth.json`` with an ``annomi``
+block) it runs the product's pipeline without orchestration (decode,
+transcribe, diarize, roles, measures, evidence: what ``session-analyzer
+analyze`` computes) and sets the verdict beside the experts' quality label and
+beside the band the transcript's *text* gets from the same coder and norms.
+It also reports what the audio path changed on the way: DER against the
+placed segments, word error rate against the spoken text, the client's share
+of talk time against the truth, the diarization check and the role confidence.
+
+A *confident wrong verdict* is ``yes`` for a session the experts rated low,
+or ``no`` for one they rated high: the failure the product must not have.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.events import Case, analyzed, cases
+from pipeline.accuracy import diarization_error_rate, word_error_rate, words_text
+from pipeline.document import score
+from pipeline.session import SpeechResult, role_hint
+from pipeline.types import Turn
+
+WRONG = {"low": "yes", "high": "no"}
+"""The confident verdict that contradicts each expert quality label."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One voiced transcript: the experts' label, the text's band, and what the audio gave."""
+
+    name: str
+    transcript_id: int
+    reserved: bool
+    mi_quality: str
+    text_score: float | None
+    text_band: str | None
+    verdict: str
+    audio_score: float | None
+    audio_band: str | None
+    blockers: tuple[str, ...]
+    diarization_quality: str | None
+    role_confidence: float
+    client_share: float | None
+    truth_client_share: float
+    der: float
+    wer: float
+    duration_s: float
+
+    @property
+    def confidently_wrong(self) -> bool:
+        return self.verdict == WRONG[self.mi_quality]
+
+
+def outcome(case: Case, result: SpeechResult) -> Outcome:
+    """Score ``result`` as the product does and compare it with ``case``'s truth."""
+    truth = case.truth
+    scored = score(
+        result.diarization.turns,
+        result.utterances,
+        duration_s=result.audio.duration_s,
+        hint=role_hint(similarities=result.enrollment_similarities),
+        warnings=result.diarization.warnings,
+        quality=result.diarization.quality,
+    )
+    evidence = scored.evidence
+    reference = [Turn(s["start"], s["end"], s["role"]) for s in truth["segments"]]
+    spoken = " ".join(s["text"] for s in sorted(truth["segments"], key=lambda s: s["start"]))
+    annomi: Mapping[str, Any] = truth["annomi"]
+    return Outcome(
+        name=case.name,
+        transcript_id=int(annomi["transcript_id"]),
+        reserved=bool(annomi["reserved"]),
+        mi_quality=str(annomi["mi_quality"]),
+        text_score=annomi["text_score"],
+        text_band=annomi["text_band"],
+        verdict=evidence.client_led,
+        audio_score=evidence.score,
+        audio_band=evidence.score_band,
+        blockers=evidence.reliability.blockers,
+        diarization_quality=evidence.reliability.diarization_quality,
+        role_confidence=evidence.reliability.role_confidence,
+        client_share=scored.metrics.client.share if scored.metrics.client else None,
+        truth_client_share=float(truth["client_share"]),
+        der=diarization_error_rate(
+            reference, result.diarization.turns, duration_s=result.audio.duration_s
+        ),
+        wer=word_error_rate(spoken, words_text(result.words)),
+        duration_s=result.audio.duration_s,
+    )
+
+
+def _f(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def table(outcomes: Sequence[Outcome]) -> str:
+    """A markdown table, one row per transcript."""
+    lines = [
+        "| transcript | experts | text score (band) | audio score (band) | verdict | "
+        "check | role conf. | client share (truth) | DER | WER |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for o in outcomes:
+        wrong = " **wrong**" if o.confidently_wrong else ""
+        lines.append(
+            f"| {o.transcript_id}{'' if o.reserved else ' (fit)'} | {o.mi_quality} | "
+            f"{_f(o.text_score)} ({o.text_band or '—'}) | {_f(o.audio_score)} "
+            f"({o.audio_band or '—'}) | {o.verdict}{wrong} | {o.diarization_quality or '—'} | "
+            f"{o.role_confidence:.2f} | {_f(o.client_share)} ({o.truth_client_share:.2f}) | "
+            f"{o.der:.1%} | {o.wer:.1%} |"
+        )
+    return "\n".join(lines)
+
+
+def summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """Counts that answer: how often is the audio verdict confident, right, or wrong?"""
+    confident = [o for o in outcomes if o.verdict in ("yes", "no")]
+    same_band = [o for o in outcomes if o.audio_band is not None and o.audio_band == o.text_band]
+    return {
+        "sessions": len(outcomes),
+        "confident": len(confident),
+        "confident_right": sum(not o.confidently_wrong for o in confident),
+        "confident_wrong": sum(o.confidently_wrong for o in confident),
+        "inconclusive": len(outcomes) - len(confident),
+        "blocked": sum(bool(o.blockers) for o in outcomes),
+        "audio_band_equals_text_band": len(same_band),
+        "mean_abs_score_change": (
+            sum(abs(o.audio_score - o.text_score) for o in outcomes if _both(o)) / n
+            if (n := sum(_both(o) for o in outcomes))
+            else None
+        ),
+        "mean_client_share_error": sum(
+            abs(o.client_share - o.truth_client_share)
+            for o in outcomes
+            if o.client_share is not None
+        )
+        / max(1, sum(o.client_share is not None for o in outcomes)),
+    }
+
+
+def _both(o: Outcome) -> bool:
+    return o.audio_score is not None and o.text_score is not None
+
+
+def run(folder: Path, *, cache_dir: Path | None = None) -> list[Outcome]:
+    """Every voiced transcript in ``folder``, in name order."""
+    return [
+        outcome(case, analyzed(case, cache_dir=cache_dir))
+        for case in cases(folder)
+        if "annomi" in case.truth
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--folder", type=Path, required=True, help="scripts/voice_annomi.py --out")
+    parser.add_argument("--cache", type=Path, help="keep model-stage results here between runs")
+    parser.add_argument("--json", type=Path, help="also write every outcome here")
+    args = parser.parse_args(argv)
+    outcomes = run(args.folder, cache_dir=args.cache)
+    if not outcomes:
+        raise SystemExit(f"{args.folder}: no voiced AnnoMI transcript (*.truth.json with 'annomi')")
+    print(table(outcomes))
+    totals = summary(outcomes)
+    print(json.dumps(totals, indent=1))
+    if args.json:
+        args.json.write_text(
+            json.dumps({"outcomes": [asdict(o) for o in outcomes], "summary": totals}, indent=1)
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
