@@ -129,6 +129,14 @@ def summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     """Counts that answer: how often is the audio verdict confident, right, or wrong?"""
     confident = [o for o in outcomes if o.verdict in ("yes", "no")]
     same_band = [o for o in outcomes if o.audio_band is not None and o.audio_band == o.text_band]
+    score_changes = [
+        abs(o.audio_score - o.text_score)
+        for o in outcomes
+        if o.audio_score is not None and o.text_score is not None
+    ]
+    share_errors = [
+        abs(o.client_share - o.truth_client_share) for o in outcomes if o.client_share is not None
+    ]
     return {
         "sessions": len(outcomes),
         "confident": len(confident),
@@ -137,22 +145,13 @@ def summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "inconclusive": len(outcomes) - len(confident),
         "blocked": sum(bool(o.blockers) for o in outcomes),
         "audio_band_equals_text_band": len(same_band),
-        "mean_abs_score_change": (
-            sum(abs(o.audio_score - o.text_score) for o in outcomes if _both(o)) / n
-            if (n := sum(_both(o) for o in outcomes))
-            else None
-        ),
-        "mean_client_share_error": sum(
-            abs(o.client_share - o.truth_client_share)
-            for o in outcomes
-            if o.client_share is not None
-        )
-        / max(1, sum(o.client_share is not None for o in outcomes)),
+        "mean_abs_score_change": _mean(score_changes),
+        "mean_client_share_error": _mean(share_errors),
     }
 
 
-def _both(o: Outcome) -> bool:
-    return o.audio_score is not None and o.text_score is not None
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 def run(folder: Path, *, cache_dir: Path | None = None) -> list[Outcome]:
