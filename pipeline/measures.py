@@ -24,7 +24,7 @@ import math
 import re
 import statistics
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pipeline.behaviour import BehaviourSummary, CodedTurn, summarize_behaviour
@@ -868,19 +868,46 @@ Coder = Callable[[Sequence[tuple[str, str]]], Sequence[UtteranceCode]]
 """Codes ``(role, text)`` talk turns in time order (see :mod:`pipeline.mi_codes`)."""
 
 
-def code_turns(stretches: Sequence[Stretch], *, coder: Coder) -> tuple[CodedTurn, ...]:
-    """Code every counselor and client floor turn (backchannels are not coded).
+def coding_units(stretches: Sequence[Stretch]) -> list[Stretch]:
+    """The talk turns the MI coder codes: each role's floor turns, merged until the other
+    role takes the floor.
 
-    Floor turns are the unit the coder was fitted on: an AnnoMI utterance is
-    one speaker's talk turn.
+    Backchannels are left out, and a role's consecutive floor turns (split by a
+    long pause, or by the other role's backchannel) become one unit, so that a
+    unit is what :func:`floor_stretches` can find reliably in any recording:
+    the stretch from one change of floor to the next. Short listener responses
+    in a pause are often diarized as the speaker's own voice (a 0.6 s
+    "Mm-hmm" carries little speaker information), so units split at them
+    would depend on the recording. The norms and the score
+    (``scripts/build_norms.py``) group AnnoMI's utterances the same way
+    (docs/evidence.md, "Units").
     """
-    floor = [s for s in stretches if s.role in ROLES and not s.backchannel]
-    codes = coder([(s.role, s.text) for s in floor])
-    if len(codes) != len(floor):
-        raise ValueError(f"the coder returned {len(codes)} codes for {len(floor)} turns")
+    units: list[Stretch] = []
+    for s in sorted(stretches, key=lambda s: (s.start, s.end, s.role)):
+        if s.role not in ROLES or s.backchannel:
+            continue
+        if units and units[-1].role == s.role:
+            last = units[-1]
+            units[-1] = replace(
+                last,
+                end=max(last.end, s.end),
+                text=" ".join(t for t in (last.text, s.text) if t),
+                n_words=last.n_words + s.n_words,
+            )
+        else:
+            units.append(s)
+    return units
+
+
+def code_turns(stretches: Sequence[Stretch], *, coder: Coder) -> tuple[CodedTurn, ...]:
+    """Code every counselor and client unit (:func:`coding_units`) in time order."""
+    units = coding_units(stretches)
+    codes = coder([(u.role, u.text) for u in units])
+    if len(codes) != len(units):
+        raise ValueError(f"the coder returned {len(codes)} codes for {len(units)} turns")
     return tuple(
-        CodedTurn(s.start, s.end, s.role, s.text, s.n_words, code)
-        for s, code in zip(floor, codes, strict=True)
+        CodedTurn(u.start, u.end, u.role, u.text, u.n_words, code)
+        for u, code in zip(units, codes, strict=True)
     )
 
 

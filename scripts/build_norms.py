@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,7 @@ from annomi import (
 
 from pipeline.behaviour import CodedTurn, summarize_behaviour
 from pipeline.evidence import MEASURES, EvidenceInputs
-from pipeline.measures import tokenize
+from pipeline.measures import is_short_response, tokenize
 from pipeline.mi_codes import UtteranceCode
 from pipeline.norms import (
     NORMS_PATH,
@@ -108,36 +110,82 @@ def _seconds(timestamp: str) -> float:
     return float(value)
 
 
-def _expert_code(row: AnnoMIUtterance) -> UtteranceCode:
-    labels = row.labels
+Unit = tuple[AnnoMIUtterance, ...]
+"""One coding unit: a speaker's consecutive utterances, from one change of floor to the next."""
+
+
+def floor_units(rows: Sequence[AnnoMIUtterance]) -> list[Unit]:
+    """One transcript's utterances grouped as the analyzer groups speech before coding it.
+
+    The analyzer codes a role's talk from one change of floor to the next and
+    leaves backchannels out (:func:`pipeline.measures.coding_units`), because
+    short listener responses cannot be placed reliably in a recording. The
+    same here: an utterance that is short (:func:`pipeline.measures.is_short_response`
+    on its words) between two utterances of the other speaker is a backchannel
+    and is dropped, and a speaker's consecutive utterances become one unit.
+    """
+    units: list[list[AnnoMIUtterance]] = []
+    for i, row in enumerate(rows):
+        sandwiched = 0 < i < len(rows) - 1 and rows[i - 1].role == rows[i + 1].role != row.role
+        if sandwiched and is_short_response(math.inf, tokenize(row.text)):
+            continue
+        if units and units[-1][0].role == row.role:
+            units[-1].append(row)
+        else:
+            units.append([row])
+    return [tuple(unit) for unit in units]
+
+
+def unit_key(unit: Unit) -> tuple[int, int]:
+    """``(transcript_id, utterance_id)`` of the unit's first utterance."""
+    return unit[0].transcript_id, unit[0].utterance_id
+
+
+def unit_text(unit: Unit) -> str:
+    return " ".join(r.text for r in unit)
+
+
+def _first(values: Iterable[str | None]) -> str | None:
+    return next((v for v in values if v is not None), None)
+
+
+def _expert_code(unit: Unit) -> UtteranceCode:
+    """The experts' labels of a unit: a behaviour is present when any of its utterances has it
+    (the first one's kind); client talk is the most frequent label (the first among equals)."""
+    talk = Counter(r.labels.client_talk for r in unit if r.labels.client_talk is not None)
     return UtteranceCode(
-        role=row.role,
-        question=labels.question,  # type: ignore[arg-type]
-        reflection=labels.reflection,  # type: ignore[arg-type]
-        therapist_input=labels.therapist_input,  # type: ignore[arg-type]
-        client_talk=labels.client_talk,  # type: ignore[arg-type]
+        role=unit[0].role,
+        question=_first(r.labels.question for r in unit),  # type: ignore[arg-type]
+        reflection=_first(r.labels.reflection for r in unit),  # type: ignore[arg-type]
+        therapist_input=_first(r.labels.therapist_input for r in unit),  # type: ignore[arg-type]
+        client_talk=talk.most_common(1)[0][0] if talk else None,  # type: ignore[arg-type]
     )
 
 
 def expert_codes(rows: Iterable[AnnoMIUtterance]) -> dict[tuple[int, int], UtteranceCode]:
-    """The experts' labels as codes, keyed ``(transcript_id, utterance_id)``."""
-    return {(r.transcript_id, r.utterance_id): _expert_code(r) for r in rows}
+    """The experts' labels as codes of every unit (:func:`floor_units`), keyed by :func:`unit_key`."""
+    return {
+        unit_key(unit): _expert_code(unit)
+        for group in by_transcript(rows).values()
+        for unit in floor_units(group)
+    }
 
 
 def transcript_inputs(rows: Sequence[AnnoMIUtterance], codes: Codes) -> EvidenceInputs:
-    """The session measures of one transcript (rows in utterance order)."""
-    starts = [_seconds(r.timestamp) for r in rows]
+    """The session measures of one transcript (rows in utterance order), coded by unit."""
+    units = floor_units(rows)
+    starts = [_seconds(unit[0].timestamp) for unit in units]
     # Start times are whole seconds and occasionally out of order: keep them monotonic.
     for i in range(1, len(starts)):
         starts[i] = max(starts[i], starts[i - 1])
-    n_words = [len(tokenize(r.text)) for r in rows]
+    n_words = [len(tokenize(unit_text(unit))) for unit in units]
     ends = [*starts[1:], starts[-1] + n_words[-1] / WORDS_PER_SECOND]
     turns = [
-        CodedTurn(start, end, r.role, r.text, n, codes[r.transcript_id, r.utterance_id])
-        for r, start, end, n in zip(rows, starts, ends, n_words, strict=True)
+        CodedTurn(start, end, unit[0].role, unit_text(unit), n, codes[unit_key(unit)])
+        for unit, start, end, n in zip(units, starts, ends, n_words, strict=True)
     ]
     words = {
-        role: sum(n for r, n in zip(rows, n_words, strict=True) if r.role == role)
+        role: sum(len(tokenize(r.text)) for r in rows if r.role == role)
         for role in ("counselor", "client")
     }
     total_words = words["counselor"] + words["client"]
@@ -326,9 +374,19 @@ def build(rows: Sequence[AnnoMIUtterance], codes: Codes, *, code_source: str) ->
 
 
 def _coder_codes(rows: Sequence[AnnoMIUtterance]) -> dict[tuple[int, int], UtteranceCode]:
-    from fit_mi_coder import out_of_fold_codes
+    """Every unit coded by a coder fitted without its transcript (5 folds)."""
+    from fit_mi_coder import fold_coders
 
-    return out_of_fold_codes(rows)
+    from pipeline.mi_codes import code_utterances
+
+    transcripts = by_transcript(rows)
+    out: dict[tuple[int, int], UtteranceCode] = {}
+    for coder, test in fold_coders(rows):
+        for tid in sorted({e.transcript_id for e in test}):
+            units = floor_units(transcripts[tid])
+            codes = code_utterances([(u[0].role, unit_text(u)) for u in units], coder=coder)
+            out.update((unit_key(u), c) for u, c in zip(units, codes, strict=True))
+    return out
 
 
 def transcript_score(
@@ -342,8 +400,9 @@ def transcript_score(
     from models.loaders import load_mi_coder
     from pipeline.mi_codes import code_utterances
 
-    predicted = code_utterances([(r.role, r.text) for r in group], coder=load_mi_coder())
-    codes = {(r.transcript_id, r.utterance_id): c for r, c in zip(group, predicted, strict=True)}
+    units = floor_units(group)
+    predicted = code_utterances([(u[0].role, unit_text(u)) for u in units], coder=load_mi_coder())
+    codes = {unit_key(u): c for u, c in zip(units, predicted, strict=True)}
     features = transcript_inputs(group, codes).score_features()
     if features is None:
         return None, None

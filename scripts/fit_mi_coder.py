@@ -34,7 +34,7 @@ import json  # noqa: E402
 import re  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable, Iterable, Sequence  # noqa: E402
+from collections.abc import Callable, Iterable, Iterator, Sequence  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -409,6 +409,18 @@ def predict(
     return [codes[e.key] for e in data]
 
 
+def fold_coders(
+    rows: Iterable[AnnoMIUtterance],
+    n_folds: int = 5,
+    seed: int = 0,
+    options: FitOptions = FitOptions(),
+) -> Iterator[tuple[MiCoder, list[Example]]]:
+    """Per fold of the non-reserved transcripts: a coder fitted without them, and their examples."""
+    data = examples(development_rows(rows))
+    for train, test in transcript_folds(data, n_folds=n_folds, seed=seed):
+        yield _fit(train, options, tune=options.tune), test
+
+
 def out_of_fold_codes(
     rows: Iterable[AnnoMIUtterance],
     n_folds: int = 5,
@@ -417,13 +429,10 @@ def out_of_fold_codes(
 ) -> dict[tuple[int, int], UtteranceCode]:
     """Codes of every non-reserved utterance from a model that never saw its transcript.
 
-    Keys are ``(transcript_id, utterance_id)``. Use these, not the labels, to
-    compute reference norms of what the analyzer would actually estimate.
+    Keys are ``(transcript_id, utterance_id)``.
     """
-    data = examples(development_rows(rows))
     out: dict[tuple[int, int], UtteranceCode] = {}
-    for train, test in transcript_folds(data, n_folds=n_folds, seed=seed):
-        coder = _fit(train, options, tune=options.tune)
+    for coder, test in fold_coders(rows, n_folds, seed, options):
         for e, code in zip(test, predict(coder, test), strict=True):
             out[e.key] = code
     return out

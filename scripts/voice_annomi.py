@@ -56,7 +56,7 @@ from make_realistic_fixtures import (
     write_truth,
 )
 
-from pipeline.norms import load_norms
+from pipeline.norms import Norms, load_norms
 
 VOICE_PAIRS: tuple[tuple[str, str], ...] = (
     ("af_sarah", "am_michael"),
@@ -114,6 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--ids", type=int, nargs="*", help="transcript ids (default: the reserved ones)"
     )
     parser.add_argument("--tts-cache", type=Path, help="keep synthesized sentences here")
+    parser.add_argument(
+        "--text-only",
+        action="store_true",
+        help="only score the text again (after the coder or the norms changed); no audio",
+    )
     args = parser.parse_args(argv)
     ids = args.ids or sorted(RESERVED_TRANSCRIPT_IDS)
     transcripts = by_transcript(load_annomi(args.csv))
@@ -123,6 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     norms = load_norms()
     args.out.mkdir(parents=True, exist_ok=True)
     chosen = [(i, dialogue(i, transcripts[i], position)) for position, i in enumerate(ids)]
+    if args.text_only:
+        for transcript_id, spoken in chosen:
+            _add_text_score(
+                args.out / f"{spoken.name}.truth.json", transcripts[transcript_id], norms
+            )
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         model = assemble_model(Path(tmp))
         names = {v for _, d in chosen for v in (d.counselor_voice, d.client_voice)}
@@ -137,23 +148,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_opus(args.out / files["mono"], mono, bit_rate=24000)
             write_truth(spoken, timeline, args.out, files)
             rows = transcripts[transcript_id]
-            score, band = transcript_score(rows, norms)
-            truth_path = args.out / f"{spoken.name}.truth.json"
-            truth = json.loads(truth_path.read_text())
-            truth["annomi"] = {
-                "transcript_id": transcript_id,
-                "mi_quality": rows[0].mi_quality,
-                "reserved": transcript_id in RESERVED_TRANSCRIPT_IDS,
-                "text_score": None if score is None else round(score, 3),
-                "text_band": band,
-            }
-            truth_path.write_text(json.dumps(truth, indent=1) + "\n")
+            band = _add_text_score(args.out / f"{spoken.name}.truth.json", rows, norms)
             print(
                 f"{spoken.name}: {len(mono) / SAMPLE_RATE:.0f} s, {rows[0].mi_quality} quality, "
                 f"text band {band}, tts {synth.seconds:.0f} s so far",
                 flush=True,
             )
     return 0
+
+
+def _add_text_score(truth_path: Path, rows: Sequence[AnnoMIUtterance], norms: Norms) -> str | None:
+    """Write the ``annomi`` block into a truth file; return the text's band."""
+    score, band = transcript_score(rows, norms)
+    truth = json.loads(truth_path.read_text())
+    transcript_id = rows[0].transcript_id
+    truth["annomi"] = {
+        "transcript_id": transcript_id,
+        "mi_quality": rows[0].mi_quality,
+        "reserved": transcript_id in RESERVED_TRANSCRIPT_IDS,
+        "text_score": None if score is None else round(score, 3),
+        "text_band": band,
+    }
+    truth_path.write_text(json.dumps(truth, indent=1) + "\n")
+    return band
 
 
 if __name__ == "__main__":
