@@ -66,6 +66,7 @@ from pipeline.diarization_quality import with_transcript_measure
 from pipeline.document import Channel
 from pipeline.enroll import enrollment_similarities
 from pipeline.errors import AudioError
+from pipeline.norms import NORMS_PATH
 from pipeline.outputs import (
     HTML_FILE,
     MARKDOWN_FILE,
@@ -330,7 +331,12 @@ def attribute_words(*, sha256: str, transcript: Record, diarization: Record) -> 
             "pipeline.metrics_config",
             "pipeline.document",
             "pipeline.session",
-        )
+            "pipeline.norms",
+            "pipeline.behaviour",
+            "pipeline.mi_codes",
+            "models.registry",
+        ),
+        files=(NORMS_PATH,),
     ),
     **_common,
 )

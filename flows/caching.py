@@ -25,6 +25,7 @@ import json
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from prefect.cache_policies import CachePolicy
@@ -98,11 +99,14 @@ class ContentKey(CachePolicy):
         ``pipeline`` modules whose source the result depends on.
     packages
         Distributions whose version the result depends on.
+    files
+        Data files whose content the result depends on (the reference norms).
     """
 
     ignore: tuple[str, ...] = ("audio_path",)
     modules: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
+    files: tuple[Path, ...] = ()
 
     def key_for(self, task: Task[Any, Any], inputs: Mapping[str, Any]) -> str:
         """The cache key of ``task`` called with ``inputs`` (also usable outside a run).
@@ -117,6 +121,7 @@ class ContentKey(CachePolicy):
                 "task_source": _task_source_hash(task.fn),
                 "modules": {m: module_source_hash(m) for m in self.modules},
                 "packages": {p: package_version(p) for p in self.packages},
+                "files": {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in self.files},
                 "inputs": {k: v for k, v in inputs.items() if k not in self.ignore},
             }
         )

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from prefect.states import Completed, Failed
 
-from flows.analyze_session import decode_audio, diarize_audio, transcribe_audio
+from flows.analyze_session import decode_audio, diarize_audio, score_session, transcribe_audio
 from flows.caching import ContentKey, is_transient, retry_transient
 from flows.cohort_report import (
     render_cohort_html,
@@ -23,6 +23,7 @@ from flows.status import read_status, write_status
 from models.registry import ModelNotInstalledError
 from pipeline.audio import file_sha256
 from pipeline.errors import CorruptAudioError, NotAudioError
+from pipeline.norms import NORMS_PATH
 from pipeline.session import SpeechOptions
 from tests.flows.fakes import FIXTURES
 
@@ -80,6 +81,22 @@ def test_cache_key_differs_between_tasks_and_audio() -> None:
     assert _key(decode_audio, **inputs) != _key(diarize_audio, **inputs)
     assert _key(decode_audio, **inputs) != _key(decode_audio, **{**inputs, "sha256": "1" * 64})
     # Prefect's bare INPUTS policy would give both tasks the same key.
+
+
+def test_the_score_key_follows_the_reference_norms(tmp_path: Path) -> None:
+    """Rescored verdicts must not come from a cache filled under other norms."""
+    policy = score_session.cache_policy
+    assert isinstance(policy, ContentKey) and NORMS_PATH in policy.files
+    inputs = {"sha256": "0" * 64}
+    copy = tmp_path / NORMS_PATH.name
+    copy.write_bytes(NORMS_PATH.read_bytes())
+    keyed = ContentKey(
+        ignore=policy.ignore, modules=policy.modules, packages=policy.packages, files=(copy,)
+    )
+    before = keyed.key_for(score_session, inputs)
+    assert before == keyed.key_for(score_session, inputs)
+    copy.write_text(copy.read_text().replace('"yes_from"', '"yes_from" '))
+    assert keyed.key_for(score_session, inputs) != before
 
 
 @pytest.mark.parametrize(
