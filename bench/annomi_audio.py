@@ -3,7 +3,7 @@
 Usage::
 
     python scripts/voice_annomi.py AnnoMI-full.csv VOICES_DIR --out DIR   # once
-    python -m bench.annomi_audio --folder DIR [--cache DIR] [--json FILE]
+    python -m bench.annomi_audio --folder DIR [--cache DIR] [--json FILE] [--condition NAME]
 
 For every voiced transcript in ``DIR`` (``*.truth.json`` with an ``annomi``
 block) it runs the product's pipeline without orchestration (decode,
@@ -14,6 +14,11 @@ It also reports what the audio path changed on the way: DER against the
 placed segments, word error rate against the spoken text, the client's share
 of talk time against the truth, the diarization check and the role confidence.
 
+``--condition`` first degrades every recording as a telephone or codec would
+(:data:`bench.degraded.CONDITIONS`: 8 kHz PCM, G.711, AMR-NB, low-bitrate
+Opus, the noisy 300-3400 Hz band), so the same sessions can be judged as
+phone calls.
+
 A *confident wrong verdict* is ``yes`` for a session the experts rated low,
 or ``no`` for one they rated high: the failure the product must not have.
 """
@@ -22,13 +27,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bench.degraded import CONDITIONS_BY_NAME, degrade
 from bench.events import Case, analyzed, cases
 from pipeline.accuracy import diarization_error_rate, word_error_rate, words_text
+from pipeline.audio import load_audio
 from pipeline.document import score
 from pipeline.session import SpeechResult, role_hint
 from pipeline.types import Turn
@@ -154,13 +162,25 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def run(folder: Path, *, cache_dir: Path | None = None) -> list[Outcome]:
-    """Every voiced transcript in ``folder``, in name order."""
-    return [
-        outcome(case, analyzed(case, cache_dir=cache_dir))
-        for case in cases(folder)
-        if "annomi" in case.truth
-    ]
+def run(folder: Path, *, cache_dir: Path | None = None, condition: str = "clean") -> list[Outcome]:
+    """Every voiced transcript in ``folder``, in name order, degraded by ``condition``."""
+    chosen = [case for case in cases(folder) if "annomi" in case.truth]
+    if condition == "clean":
+        return [outcome(case, analyzed(case, cache_dir=cache_dir)) for case in chosen]
+    with tempfile.TemporaryDirectory() as tmp:
+        copies = [
+            replace(
+                case,
+                path=degrade(
+                    load_audio(case.path).samples,
+                    CONDITIONS_BY_NAME[condition],
+                    Path(tmp),
+                    stem=case.name,
+                ),
+            )
+            for case in chosen
+        ]
+        return [outcome(case, analyzed(case, cache_dir=cache_dir)) for case in copies]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -168,8 +188,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--folder", type=Path, required=True, help="scripts/voice_annomi.py --out")
     parser.add_argument("--cache", type=Path, help="keep model-stage results here between runs")
     parser.add_argument("--json", type=Path, help="also write every outcome here")
+    parser.add_argument(
+        "--condition",
+        choices=list(CONDITIONS_BY_NAME),
+        default="clean",
+        help="degrade each recording first (bench.degraded); default: as voiced",
+    )
     args = parser.parse_args(argv)
-    outcomes = run(args.folder, cache_dir=args.cache)
+    outcomes = run(args.folder, cache_dir=args.cache, condition=args.condition)
     if not outcomes:
         raise SystemExit(f"{args.folder}: no voiced AnnoMI transcript (*.truth.json with 'annomi')")
     print(table(outcomes))

@@ -6,14 +6,18 @@ committed; what it measured is in docs/evidence.md ("From audio").
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 from types import ModuleType
 
 import pytest
+import soundfile as sf
 
 from bench.annomi_audio import Outcome, summary, table
+from bench.events import Case
 from pipeline.norms import NORMS_PATH, load_norms
-from tests.conftest import ANNOMI_SYNTHETIC, script_module
+from tests.conftest import ANNOMI_SYNTHETIC, script_module, tone, write_wav
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +122,28 @@ def test_table_marks_a_confident_wrong_verdict_and_a_fitted_transcript() -> None
     assert rows[2].startswith("| 9 | low | 0.54 (middle) | 0.50 (middle) | inconclusive | good")
     assert rows[3].startswith("| 10 (fit) | low |")
     assert "yes **wrong**" in rows[3]
+
+
+def test_a_condition_analyzes_a_degraded_copy_of_each_recording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bench.annomi_audio as bench
+
+    write_wav(tmp_path / "annomi_9.wav", tone(2.0))
+    truth = {"audio_files": {"mono": "annomi_9.wav"}, "annomi": {"transcript_id": 9}}
+    (tmp_path / "annomi_9.truth.json").write_text(json.dumps(truth))
+    (tmp_path / "other.truth.json").write_text(json.dumps({"audio_files": {}}))
+    seen: list[tuple[Path, int]] = []
+
+    def fake_analyzed(case: Case, *, cache_dir: Path | None = None) -> str:
+        seen.append((case.path, sf.info(case.path).samplerate))
+        return "result"
+
+    monkeypatch.setattr(bench, "analyzed", fake_analyzed)
+    monkeypatch.setattr(bench, "outcome", lambda case, result: (case.name, result))
+    assert bench.run(tmp_path, condition="mulaw_8k") == [("annomi_9", "result")]  # type: ignore[comparison-overlap]
+    assert [(p.name, rate) for p, rate in seen] == [("annomi_9.mulaw_8k.wav", 8000)]
+    assert not seen[0][0].exists()  # the copies live only while the run does
+    seen.clear()
+    bench.run(tmp_path)
+    assert seen == [(tmp_path / "annomi_9.wav", 16000)]
