@@ -401,6 +401,19 @@ def _blockers(
     return blockers
 
 
+def beyond(edge: float, margin_logit: float) -> float:
+    """The score ``margin_logit`` log-odds above ``edge`` (below it when negative)."""
+    if not 0.0 < edge < 1.0:
+        return edge
+    return 1.0 / (1.0 + math.exp(-(math.log(edge / (1.0 - edge)) + margin_logit)))
+
+
+def _with_margin(cut: float, margin_logit: float) -> str:
+    if margin_logit == 0.0:
+        return ""
+    return f", {cut * 100:.1f}% with the measurement error of recordings"
+
+
 def evaluate(
     metrics: SessionMetrics,
     *,
@@ -419,7 +432,10 @@ def evaluate(
     of the speech), when no score can be computed, when the score falls
     between the bands of :class:`~pipeline.norms.ScoreModel`, or when the score
     is high but the counselor interrupted the client more than the threshold.
-    Otherwise it is ``"yes"`` in the high band and ``"no"`` in the low band.
+    Otherwise it is ``"yes"`` in the high band and ``"no"`` in the low band, when
+    the score lies at least ``score_margin_logit`` (log-odds) beyond the band's
+    edge; closer to the edge, within the measurement error of a recording, it is
+    ``"inconclusive"``.
 
     ``reasons`` holds, in order: why the verdict is what it is, one sentence
     per measurable criterion, then ``warnings`` as given.
@@ -437,6 +453,7 @@ def evaluate(
     features = inputs.score_features()
     score = norms.score.probability(features) if features is not None else None
     band = norms.score.band(score) if score is not None else None
+    margin = config.score_margin_logit
     interruptions = next(c for c in found if c.name == "counselor_interruptions_per_10min")
     verdict: Verdict
     if blockers:
@@ -452,17 +469,31 @@ def evaluate(
             f"{config.max_counselor_interruptions_per_10min:.1f} times per 10 minutes: "
             "listen to the marked interruptions before concluding."
         ]
-    elif band == "high":
+    elif band == "high" and score >= (yes_cut := beyond(norms.score.yes_from, margin)):
         verdict = "yes"
         summary = [
             f"Score {score * 100:.0f}%: the measures resemble expert-rated good MI "
-            f"(score at least {norms.score.yes_from * 100:.0f}%)."
+            f"(score at least {norms.score.yes_from * 100:.0f}%{_with_margin(yes_cut, margin)})."
         ]
-    elif band == "low":
+    elif band == "low" and score < (no_cut := beyond(norms.score.no_below, -margin)):
         verdict = "no"
         summary = [
             f"Score {score * 100:.0f}%: the measures resemble expert-rated poor MI "
-            f"(score below {norms.score.no_below * 100:.0f}%)."
+            f"(score below {norms.score.no_below * 100:.0f}%{_with_margin(no_cut, margin)})."
+        ]
+    elif band in ("high", "low"):
+        verdict = "inconclusive"
+        kind, edge, cut = (
+            ("good", norms.score.yes_from, beyond(norms.score.yes_from, margin))
+            if band == "high"
+            else ("poor", norms.score.no_below, beyond(norms.score.no_below, -margin))
+        )
+        summary = [
+            f"Score {score * 100:.0f}%: in the range of expert-rated {kind} MI, but within "
+            f"the measurement error of recordings from its edge ({edge * 100:.0f}%): a score "
+            f"from a recording can differ from its transcript's by this much, so only "
+            f"{'at least' if band == 'high' else 'below'} {cut * 100:.1f}% gives a verdict; "
+            "the measures below show where the session stands."
         ]
     else:
         verdict = "inconclusive"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections import Counter
 
 import pytest
 
 from pipeline.behaviour import BehaviourSummary
-from pipeline.evidence import MEASURES, evaluate, format_value
+from pipeline.evidence import MEASURES, beyond, evaluate, format_value
 from pipeline.measures import SessionMetrics, compute_metrics
 from pipeline.metrics_config import DEFAULT_METRICS_CONFIG
 from pipeline.norms import (
@@ -142,8 +143,12 @@ def session(
     )
 
 
+NO_MARGIN = dataclasses.replace(DEFAULT_METRICS_CONFIG, score_margin_logit=0.0)
+"""The bands as they are, without the measurement margin of recordings."""
+
+
 def test_a_high_score_is_yes_with_reasons_against_the_norms() -> None:
-    evidence = evaluate(session(), role_confidence=0.9, norms=NORMS)
+    evidence = evaluate(session(), role_confidence=0.9, norms=NORMS, config=NO_MARGIN)
     assert evidence.client_led == "yes"
     assert evidence.score == pytest.approx(0.7310585786)
     assert evidence.score_band == "high"
@@ -172,13 +177,63 @@ def test_a_high_score_is_yes_with_reasons_against_the_norms() -> None:
 
 
 def test_a_low_score_is_no() -> None:
-    evidence = evaluate(session(client_share=0.25), role_confidence=0.9, norms=NORMS)
+    evidence = evaluate(
+        session(client_share=0.25), role_confidence=0.9, norms=NORMS, config=NO_MARGIN
+    )
     assert evidence.client_led == "no"
     assert evidence.score == pytest.approx(0.2689414214)
     assert evidence.reasons[0] == (
         "Score 27%: the measures resemble expert-rated poor MI (score below 30%)."
     )
     assert evidence.criteria[0].passed is False
+
+
+@pytest.mark.parametrize(
+    ("client_share", "margin", "verdict", "band"),
+    [
+        (0.75, 0.0, "yes", "high"),  # log-odds 1.0, 0.153 beyond the edge (0.7: 0.847)
+        (0.75, 0.15, "yes", "high"),
+        (0.75, 0.16, "inconclusive", "high"),
+        (0.25, 0.15, "no", "low"),
+        (0.25, 0.16, "inconclusive", "low"),
+    ],
+)
+def test_a_verdict_needs_the_measurement_margin_beyond_the_band_edge(
+    client_share: float, margin: float, verdict: str, band: str
+) -> None:
+    config = dataclasses.replace(DEFAULT_METRICS_CONFIG, score_margin_logit=margin)
+    evidence = evaluate(
+        session(client_share=client_share), role_confidence=0.9, norms=NORMS, config=config
+    )
+    assert (evidence.client_led, evidence.score_band) == (verdict, band)
+
+
+def test_near_a_band_edge_the_verdict_says_why_it_is_inconclusive() -> None:
+    evidence = evaluate(session(), role_confidence=0.9, norms=NORMS)  # the default margin, 1.0
+    assert (evidence.client_led, evidence.score_band) == ("inconclusive", "high")
+    assert evidence.reasons[0] == (
+        "Score 73%: in the range of expert-rated good MI, but within the measurement error of "
+        "recordings from its edge (70%): a score from a recording can differ from its "
+        "transcript's by this much, so only at least 86.4% gives a verdict; the measures below "
+        "show where the session stands."
+    )
+    low = evaluate(session(client_share=0.25), role_confidence=0.9, norms=NORMS)
+    assert low.client_led == "inconclusive"
+    assert "so only below 13.6% gives a verdict" in low.reasons[0]
+    half = dataclasses.replace(DEFAULT_METRICS_CONFIG, score_margin_logit=0.5)
+    far = evaluate(session(client_share=0.12), role_confidence=0.9, norms=NORMS, config=half)
+    assert far.client_led == "no"
+    assert far.reasons[0] == (
+        "Score 18%: the measures resemble expert-rated poor MI (score below 30%, 20.6% with the "
+        "measurement error of recordings)."
+    )
+
+
+def test_the_margin_is_applied_in_log_odds() -> None:
+    assert beyond(0.5, 0.0) == 0.5
+    assert beyond(0.5, math.log(3.0)) == pytest.approx(0.75)
+    assert beyond(0.5, -math.log(3.0)) == pytest.approx(0.25)
+    assert beyond(0.0, 1.0) == 0.0 and beyond(1.0, -1.0) == 1.0
 
 
 def test_a_middle_score_is_inconclusive_even_when_criteria_pass() -> None:
@@ -282,7 +337,9 @@ def test_no_counselor_turns_gives_no_score() -> None:
 
 
 def test_unmeasurable_ratio_is_reported_not_decided() -> None:
-    evidence = evaluate(session(summary=behaviour(questions=0)), role_confidence=0.9, norms=NORMS)
+    evidence = evaluate(
+        session(summary=behaviour(questions=0)), role_confidence=0.9, norms=NORMS, config=NO_MARGIN
+    )
     ratio = evidence.criteria[4]
     assert (ratio.name, ratio.value, ratio.passed) == ("reflection_to_question_ratio", None, None)
     assert evidence.client_led == "yes"

@@ -28,7 +28,7 @@ def test_upload_analyze_and_read_the_report(make_user: Callable[..., User]) -> N
     body = response.json()
     assert body["duplicate"] is False and body["url"] == f"/sessions/{body['id']}"
     state = alice.client.get(body["status_url"]).json()
-    assert state["status"] == "done" and state["client_led"] == "yes"
+    assert state["status"] == "done" and state["client_led"] == "inconclusive"
     assert state["trainee"] == "Alex Kim" and state["session_date"] == "2025-03-01"
     assert state["client_share"] == pytest.approx(0.66, abs=0.05)
     page = alice.client.get(body["url"]).text
@@ -38,7 +38,7 @@ def test_upload_analyze_and_read_the_report(make_user: Callable[..., User]) -> N
         in page
     )
     assert 'data-start="' in page and "What brings you here today?" in page
-    assert "Client-led: yes" in page
+    assert "Client-led: inconclusive" in page
     assert "dialogue_client_led.wav" in page  # the name as uploaded, not as stored
 
 
@@ -117,7 +117,7 @@ def test_the_report_can_be_corrected_without_rerunning_models(
     assert (
         json.loads(session_json.read_text())["roles"]["counselor"] == before["roles"]["counselor"]
     )
-    assert alice.client.get(f"/api/sessions/{public_id}").json()["client_led"] == "yes"
+    assert alice.client.get(f"/api/sessions/{public_id}").json()["client_led"] == "inconclusive"
     bad = alice.client.post(
         f"/sessions/{public_id}/roles",
         data={"csrf_token": alice.csrf, "counselor": "SPEAKER_99"},
@@ -149,7 +149,7 @@ def test_downloads(make_user: Callable[..., User], name: str, media_type: str, n
     if name == "session.json":
         assert response.json()["audio"]["file_name"] == "My session (March).wav"
     if name == "measures.csv":
-        assert "trainee,Alex" in response.text and "client_led,yes" in response.text
+        assert "trainee,Alex" in response.text and "client_led,inconclusive" in response.text
     assert alice.client.get(f"/sessions/{public_id}/download/secret_key").status_code == 404
 
 
@@ -193,7 +193,7 @@ def test_lists_filter_by_trainee_date_verdict_and_status(
     assert ids("trainee=Ann") == {a, c}
     assert ids("from=2025-02-01") == {b, c}
     assert ids("from=2025-02-01&to=2025-02-28") == {b}
-    assert ids("verdict=yes") == {a, b}
+    assert ids("verdict=inconclusive") == {a, b}
     assert ids("verdict=no") == {c}
     assert ids("status=failed") == {failed}
     assert ids("status=done") == {a, b, c}
@@ -271,7 +271,7 @@ def test_retention_keeps_only_the_measures(settings: Settings, tmp_path: Path) -
         public_id = alice.upload_done()
         assert files_under(settings.data_dir / "sessions") == []
         state = alice.client.get(f"/api/sessions/{public_id}").json()
-        assert state["audio_deleted"] is True and state["client_led"] == "yes"
+        assert state["audio_deleted"] is True and state["client_led"] == "inconclusive"
         page = alice.client.get(f"/sessions/{public_id}").text
         assert 'id="talk-time"' in page and 'id="timeline"' in page
         assert "<audio" not in page and "What brings you here" not in page
