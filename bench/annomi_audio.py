@@ -38,6 +38,7 @@ from bench.events import Case, analyzed, cases
 from pipeline.accuracy import diarization_error_rate, word_error_rate, words_text
 from pipeline.audio import load_audio
 from pipeline.document import score
+from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
 from pipeline.session import SpeechResult, role_hint
 from pipeline.types import Turn
 
@@ -72,7 +73,9 @@ class Outcome:
         return self.verdict == WRONG[self.mi_quality]
 
 
-def outcome(case: Case, result: SpeechResult) -> Outcome:
+def outcome(
+    case: Case, result: SpeechResult, *, config: MetricsConfig = DEFAULT_METRICS_CONFIG
+) -> Outcome:
     """Score ``result`` as the product does and compare it with ``case``'s truth."""
     truth = case.truth
     scored = score(
@@ -82,6 +85,7 @@ def outcome(case: Case, result: SpeechResult) -> Outcome:
         hint=role_hint(similarities=result.enrollment_similarities),
         warnings=result.diarization.warnings,
         quality=result.diarization.quality,
+        config=config,
     )
     evidence = scored.evidence
     reference = [Turn(s["start"], s["end"], s["role"]) for s in truth["segments"]]
@@ -162,11 +166,19 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def run(folder: Path, *, cache_dir: Path | None = None, condition: str = "clean") -> list[Outcome]:
+def run(
+    folder: Path,
+    *,
+    cache_dir: Path | None = None,
+    condition: str = "clean",
+    config: MetricsConfig = DEFAULT_METRICS_CONFIG,
+) -> list[Outcome]:
     """Every voiced transcript in ``folder``, in name order, degraded by ``condition``."""
     chosen = [case for case in cases(folder) if "annomi" in case.truth]
     if condition == "clean":
-        return [outcome(case, analyzed(case, cache_dir=cache_dir)) for case in chosen]
+        return [
+            outcome(case, analyzed(case, cache_dir=cache_dir), config=config) for case in chosen
+        ]
     with tempfile.TemporaryDirectory() as tmp:
         copies = [
             replace(
@@ -180,7 +192,9 @@ def run(folder: Path, *, cache_dir: Path | None = None, condition: str = "clean"
             )
             for case in chosen
         ]
-        return [outcome(case, analyzed(case, cache_dir=cache_dir)) for case in copies]
+        return [
+            outcome(case, analyzed(case, cache_dir=cache_dir), config=config) for case in copies
+        ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -194,8 +208,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="clean",
         help="degrade each recording first (bench.degraded); default: as voiced",
     )
+    parser.add_argument(
+        "--score-margin-logit",
+        type=float,
+        default=DEFAULT_METRICS_CONFIG.score_margin_logit,
+        help="the verdict's margin beyond a band's edge (MetricsConfig.score_margin_logit)",
+    )
     args = parser.parse_args(argv)
-    outcomes = run(args.folder, cache_dir=args.cache, condition=args.condition)
+    config = replace(DEFAULT_METRICS_CONFIG, score_margin_logit=args.score_margin_logit)
+    outcomes = run(args.folder, cache_dir=args.cache, condition=args.condition, config=config)
     if not outcomes:
         raise SystemExit(f"{args.folder}: no voiced AnnoMI transcript (*.truth.json with 'annomi')")
     print(table(outcomes))

@@ -140,7 +140,7 @@ def test_a_condition_analyzes_a_degraded_copy_of_each_recording(
         return "result"
 
     monkeypatch.setattr(bench, "analyzed", fake_analyzed)
-    monkeypatch.setattr(bench, "outcome", lambda case, result: (case.name, result))
+    monkeypatch.setattr(bench, "outcome", lambda case, result, config: (case.name, result))
     assert bench.run(tmp_path, condition="mulaw_8k") == [("annomi_9", "result")]  # type: ignore[comparison-overlap]
     assert [(p.name, rate) for p, rate in seen] == [("annomi_9.mulaw_8k.wav", 8000)]
     assert not seen[0][0].exists()  # the copies live only while the run does
