@@ -491,9 +491,13 @@ def evaluate(
         summary = [
             f"Score {score * 100:.0f}%: in the range of expert-rated {kind} MI, but within "
             f"the measurement error of recordings from its edge ({edge * 100:.0f}%): a score "
-            f"from a recording can differ from its transcript's by this much, so only "
-            f"{'at least' if band == 'high' else 'below'} {cut * 100:.1f}% gives a verdict; "
-            "the measures below show where the session stands."
+            f"from a recording can differ from its transcript's by that much, so "
+            + (
+                f"a yes needs at least {cut * 100:.1f}%"
+                if band == "high"
+                else f"a no needs a score below {cut * 100:.1f}%"
+            )
+            + "; the measures below show where the session stands."
         ]
     else:
         verdict = "inconclusive"

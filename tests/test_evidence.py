@@ -214,12 +214,12 @@ def test_near_a_band_edge_the_verdict_says_why_it_is_inconclusive() -> None:
     assert evidence.reasons[0] == (
         "Score 73%: in the range of expert-rated good MI, but within the measurement error of "
         "recordings from its edge (70%): a score from a recording can differ from its "
-        "transcript's by this much, so only at least 86.4% gives a verdict; the measures below "
-        "show where the session stands."
+        "transcript's by that much, so a yes needs at least 86.4%; the measures below show "
+        "where the session stands."
     )
     low = evaluate(session(client_share=0.25), role_confidence=0.9, norms=NORMS)
     assert low.client_led == "inconclusive"
-    assert "so only below 13.6% gives a verdict" in low.reasons[0]
+    assert "so a no needs a score below 13.6%;" in low.reasons[0]
     half = dataclasses.replace(DEFAULT_METRICS_CONFIG, score_margin_logit=0.5)
     far = evaluate(session(client_share=0.12), role_confidence=0.9, norms=NORMS, config=half)
     assert far.client_led == "no"
