@@ -355,7 +355,12 @@ def build(rows: Sequence[AnnoMIUtterance], codes: Codes, *, code_source: str) ->
         "proxies": {
             "client_share": "share of words (AnnoMI has no speech timing)",
             "counselor_interruptions_per_10min": "not normed (see WITHOUT_NORMS)",
-            "longest_counselor_monologue_s": "from utterance start times (whole seconds)",
+            "longest_counselor_monologue_s": "from unit start times (whole seconds)",
+            "units": (
+                "codes and turn measures per unit: a speaker's utterances from one change of "
+                "floor to the next, short replies between two utterances of the other "
+                "speaker left out (floor_units)"
+            ),
         },
         "measures": measure_norms(sessions),
         "score_model": {
