@@ -104,7 +104,7 @@ def outcome(
         blockers=evidence.reliability.blockers,
         diarization_quality=evidence.reliability.diarization_quality,
         role_confidence=evidence.reliability.role_confidence,
-        client_share=scored.metrics.client.share if scored.metrics.client else None,
+        client_share=scored.metrics.client.share,
         truth_client_share=float(truth["client_share"]),
         der=diarization_error_rate(
             reference, result.diarization.turns, duration_s=result.audio.duration_s
@@ -175,25 +175,22 @@ def run(
 ) -> list[Outcome]:
     """Every voiced transcript in ``folder``, in name order, degraded by ``condition``."""
     chosen = [case for case in cases(folder) if "annomi" in case.truth]
-    if condition == "clean":
+    with tempfile.TemporaryDirectory() as tmp:
+        if condition != "clean":
+            chosen = [
+                replace(
+                    case,
+                    path=degrade(
+                        load_audio(case.path).samples,
+                        CONDITIONS_BY_NAME[condition],
+                        Path(tmp),
+                        stem=case.name,
+                    ),
+                )
+                for case in chosen
+            ]
         return [
             outcome(case, analyzed(case, cache_dir=cache_dir), config=config) for case in chosen
-        ]
-    with tempfile.TemporaryDirectory() as tmp:
-        copies = [
-            replace(
-                case,
-                path=degrade(
-                    load_audio(case.path).samples,
-                    CONDITIONS_BY_NAME[condition],
-                    Path(tmp),
-                    stem=case.name,
-                ),
-            )
-            for case in chosen
-        ]
-        return [
-            outcome(case, analyzed(case, cache_dir=cache_dir), config=config) for case in copies
         ]
 
 

@@ -454,6 +454,8 @@ def evaluate(
     score = norms.score.probability(features) if features is not None else None
     band = norms.score.band(score) if score is not None else None
     margin = config.score_margin_logit
+    yes_cut = beyond(norms.score.yes_from, margin)
+    no_cut = beyond(norms.score.no_below, -margin)
     interruptions = next(c for c in found if c.name == "counselor_interruptions_per_10min")
     verdict: Verdict
     if blockers:
@@ -469,13 +471,13 @@ def evaluate(
             f"{config.max_counselor_interruptions_per_10min:.1f} times per 10 minutes: "
             "listen to the marked interruptions before concluding."
         ]
-    elif band == "high" and score >= (yes_cut := beyond(norms.score.yes_from, margin)):
+    elif band == "high" and score >= yes_cut:
         verdict = "yes"
         summary = [
             f"Score {score * 100:.0f}%: the measures resemble expert-rated good MI "
             f"(score at least {norms.score.yes_from * 100:.0f}%{_with_margin(yes_cut, margin)})."
         ]
-    elif band == "low" and score < (no_cut := beyond(norms.score.no_below, -margin)):
+    elif band == "low" and score < no_cut:
         verdict = "no"
         summary = [
             f"Score {score * 100:.0f}%: the measures resemble expert-rated poor MI "
@@ -484,9 +486,9 @@ def evaluate(
     elif band in ("high", "low"):
         verdict = "inconclusive"
         kind, edge, cut = (
-            ("good", norms.score.yes_from, beyond(norms.score.yes_from, margin))
+            ("good", norms.score.yes_from, yes_cut)
             if band == "high"
-            else ("poor", norms.score.no_below, beyond(norms.score.no_below, -margin))
+            else ("poor", norms.score.no_below, no_cut)
         )
         summary = [
             f"Score {score * 100:.0f}%: in the range of expert-rated {kind} MI, but within "

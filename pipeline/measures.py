@@ -984,7 +984,8 @@ def compute_metrics(
     config
         Thresholds; see :class:`~pipeline.metrics_config.MetricsConfig`.
     coder
-        Codes floor turns with MI behaviour; the packaged MI coder by default.
+        Codes the units of :func:`coding_units` with MI behaviour; the packaged MI coder
+        by default.
 
     Raises
     ------

@@ -121,19 +121,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     ids = args.ids or sorted(RESERVED_TRANSCRIPT_IDS)
+    if not args.csv.is_file():
+        sys.exit(f"{args.csv}: no such file (AnnoMI-full.csv from uccollab/AnnoMI)")
+    if not args.text_only and not args.voices_dir.is_dir():
+        sys.exit(f"{args.voices_dir}: no such folder of Kokoro voices")
     transcripts = by_transcript(load_annomi(args.csv))
     missing = [i for i in ids if i not in transcripts]
     if missing:
         sys.exit(f"no transcript with id {missing} in {args.csv}")
     norms = load_norms()
-    args.out.mkdir(parents=True, exist_ok=True)
     chosen = [(i, dialogue(i, transcripts[i], position)) for position, i in enumerate(ids)]
     if args.text_only:
+        absent = [d.name for _, d in chosen if not (args.out / f"{d.name}.truth.json").is_file()]
+        if absent:
+            sys.exit(f"{args.out}: not voiced yet: {', '.join(absent)} (run without --text-only)")
         for transcript_id, spoken in chosen:
             _add_text_score(
                 args.out / f"{spoken.name}.truth.json", transcripts[transcript_id], norms
             )
         return 0
+    args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         model = assemble_model(Path(tmp))
         names = {v for _, d in chosen for v in (d.counselor_voice, d.client_voice)}
