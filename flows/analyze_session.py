@@ -379,6 +379,7 @@ def score_session(
         hint=hint,
         warnings=found.warnings,
         quality=found.quality,
+        language=result.transcript.language,
     )
     document: Record = json.loads(json.dumps(session_document(result, scored)))
     return document

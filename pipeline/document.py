@@ -64,8 +64,13 @@ def score(
     warnings: tuple[str, ...] = (),
     quality: DiarizationQuality | None = None,
     config: MetricsConfig = DEFAULT_METRICS_CONFIG,
+    language: str | None = None,
 ) -> Scored:
-    """Roles → measures → evidence. Fast: no speech model runs here (the MI coder is tiny)."""
+    """Roles → measures → evidence. Fast: no speech model runs here (the MI coder is tiny).
+
+    ``language``: the transcript's; outside the coder's languages there is no
+    score and no verdict (:func:`pipeline.evidence.uncoded_language`).
+    """
     roles = assign_roles(turns, utterances, hint=hint)
     metrics = compute_metrics(
         label_turns(turns, roles),
@@ -80,6 +85,7 @@ def score(
         diarization_cues=() if quality is None else quality.cues,
         warnings=warnings + roles.warnings,
         config=config,
+        language=language,
     )
     return Scored(roles, metrics, evidence)
 
@@ -193,6 +199,7 @@ def rescore_document(
         warnings=diarization.warnings,
         quality=diarization.quality,
         config=config,
+        language=document["language"],
     )
     return build_document(
         audio=dict(document["audio"]),

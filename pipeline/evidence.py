@@ -104,6 +104,34 @@ MEASURES: tuple[MeasureSpec, ...] = (
 """The criteria, in the order the report shows them (talk time and interruptions first)."""
 
 
+CODED_LANGUAGES = frozenset({"en"})
+"""Languages the behaviour coder and the expert-rated reference sessions (AnnoMI) are in."""
+
+CODED_MEASURES = frozenset(
+    {"reflection_to_question_ratio", "therapist_input_per_utterance", "change_talk_share"}
+)
+"""Criteria whose values come from the behaviour coder reading the words."""
+
+
+def uncoded_language(language: str | None) -> str | None:
+    """Why the words cannot be coded, or ``None`` when they can (or the language is unknown).
+
+    The coder is a TF-IDF model over English words: in another language nearly
+    every word is unknown to it, so it sees no reflections and little else, and
+    the score would rest on talk time alone with the coded inputs read as zeros.
+    A Spanish two-minute session of good MI (client 78 % of the talk) scored 51 %
+    that way, its reflections counted as none (docs/evidence.md, "Language").
+    """
+    if language is None or language in CODED_LANGUAGES:
+        return None
+    return (
+        f"Whisper heard the session as language '{language}', not English: the behaviour "
+        "coder and the expert-rated sessions behind the score are English only, so "
+        "questions, reflections, advice and change talk cannot be estimated and no score "
+        "is given. If the session is in English, analyze it again with --language en."
+    )
+
+
 @dataclass(frozen=True)
 class EvidenceInputs:
     """The session measures the criteria and the score read.
@@ -236,9 +264,14 @@ class Evidence:
     reliability: Reliability
     source: str
 
+    unscored_because: str | None = None
+    """Why no score was estimated although there was speech (a language the coder cannot read)."""
+
     @property
     def score_meaning(self) -> str:
         if self.score is None:
+            if self.unscored_because is not None:
+                return f"No score: {self.unscored_because}"
             return (
                 "No score: the session has too little counselor and client speech to estimate one."
             )
@@ -319,7 +352,12 @@ def _placement(norm: MeasureNorm | None, value: float) -> str:
 
 
 def _criterion(
-    spec: MeasureSpec, value: float | None, norms: Norms, config: MetricsConfig
+    spec: MeasureSpec,
+    value: float | None,
+    norms: Norms,
+    config: MetricsConfig,
+    *,
+    uncoded: bool = False,
 ) -> Criterion:
     norm = norms.measures.get(spec.name)
     if norm is not None:
@@ -328,6 +366,9 @@ def _criterion(
         threshold = config.max_counselor_interruptions_per_10min
     else:
         raise NormsError(f"norms.json has no entry for {spec.name}; rebuild the norms")
+    if uncoded and spec.name in CODED_MEASURES:
+        reason = f"{spec.label}: not measurable in this language (the coder reads English only)."
+        return Criterion(spec, None, threshold, None, norm, reason)
     if value is None:
         return Criterion(spec, None, threshold, None, norm, f"{spec.label}: not measurable.")
     passed = value >= threshold if spec.better == "higher" else value <= threshold
@@ -347,16 +388,20 @@ def criteria(
     *,
     norms: Norms | None = None,
     config: MetricsConfig = DEFAULT_METRICS_CONFIG,
+    uncoded: bool = False,
 ) -> tuple[Criterion, ...]:
     """Return the criteria in :data:`MEASURES` order.
 
     Thresholds come from the norms; the reference transcripts do not mark
     interruptions the way the analyzer measures them, so that one threshold is
-    ``config.max_counselor_interruptions_per_10min``.
+    ``config.max_counselor_interruptions_per_10min``. ``uncoded``: the words are
+    in a language the coder cannot read, so :data:`CODED_MEASURES` are not measurable.
     """
     norms = norms or load_norms()
     values = inputs.values()
-    return tuple(_criterion(spec, values[spec.name], norms, config) for spec in MEASURES)
+    return tuple(
+        _criterion(spec, values[spec.name], norms, config, uncoded=uncoded) for spec in MEASURES
+    )
 
 
 def _blockers(
@@ -423,6 +468,7 @@ def evaluate(
     warnings: Sequence[str] = (),
     config: MetricsConfig = DEFAULT_METRICS_CONFIG,
     norms: Norms | None = None,
+    language: str | None = None,
 ) -> Evidence:
     """Score the session and decide whether it was client-led.
 
@@ -430,7 +476,8 @@ def evaluate(
     too little speech, a ``"doubtful"`` or ``"poor"`` diarization, role
     confidence below ``min_role_confidence``, a role below ``min_role_share``
     of the speech), when no score can be computed, when the score falls
-    between the bands of :class:`~pipeline.norms.ScoreModel`, or when the score
+    between the bands of :class:`~pipeline.norms.ScoreModel`, when the transcript's
+    ``language`` is one the coder cannot read (no score then), or when the score
     is high but the counselor interrupted the client more than the threshold.
     Otherwise it is ``"yes"`` in the high band and ``"no"`` in the low band, when
     the score lies at least ``score_margin_logit`` (log-odds) beyond the band's
@@ -442,7 +489,9 @@ def evaluate(
     """
     norms = norms or load_norms()
     inputs = inputs_from_metrics(metrics)
-    found = criteria(inputs, norms=norms, config=config)
+    words = metrics.counselor.words + metrics.client.words
+    unreadable = uncoded_language(language) if words > 0 else None
+    found = criteria(inputs, norms=norms, config=config, uncoded=unreadable is not None)
     blockers = _blockers(
         metrics,
         role_confidence=role_confidence,
@@ -450,7 +499,9 @@ def evaluate(
         diarization_cues=diarization_cues,
         config=config,
     )
-    features = inputs.score_features()
+    if unreadable is not None:
+        blockers.append(unreadable)
+    features = None if unreadable is not None else inputs.score_features()
     score = norms.score.probability(features) if features is not None else None
     band = norms.score.band(score) if score is not None else None
     margin = config.score_margin_logit
@@ -519,4 +570,5 @@ def evaluate(
         criteria=found,
         reliability=Reliability(role_confidence, diarization_quality, tuple(blockers)),
         source=norms.source,
+        unscored_because=unreadable,
     )

@@ -367,6 +367,7 @@ def analyze_document(
         warnings=result.diarization.warnings,
         quality=result.diarization.quality,
         config=config,
+        language=result.transcript.language,
     )
     return session_document(result, scored, config=config)
 

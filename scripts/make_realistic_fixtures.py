@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/make_realistic_fixtures.py VOICES_DIR [--set dev|heldout|fresh] [--out DIR]
+    python scripts/make_realistic_fixtures.py VOICES_DIR [--set dev|heldout|fresh|spanish] [--out DIR]
 
 ``--set dev`` (default) makes the four dialogues in ``tests/fixtures/realistic``
 on which the interruption and backchannel settings were chosen; ``--set
@@ -11,9 +11,11 @@ heldout`` makes four more, with other scripts and voices, in
 Some rule ideas came from looking at held-out errors, so ``--set fresh`` makes
 a third set of four, with new scripts and eight voices used by neither of the
 others, in ``tests/fixtures/realistic_fresh``: only for reporting, never
-inspected while choosing a rule or a setting.
+inspected while choosing a rule or a setting. ``--set spanish`` makes one
+session in Spanish in ``tests/fixtures/other_language`` (voices ``ef_dora.pt``
+and ``em_alex.pt`` from the same folder): a language the behaviour coder cannot read.
 
-``VOICES_DIR`` holds Kokoro-82M English voice tensors (``af_heart.pt`` ...),
+``VOICES_DIR`` holds Kokoro-82M voice tensors (``af_heart.pt`` ...),
 the torch zip files of ``api/src/voices/v1_0/`` in the public GitHub repository
 ``remsky/Kokoro-FastAPI``. They are read with :mod:`zipfile` (member
 ``<name>/data/0``: float32, shape (510, 1, 256)) and never committed. The
@@ -76,9 +78,12 @@ SETS: dict[str, tuple[str, int]] = {
     "dev": ("tests/fixtures/realistic", 0),
     "heldout": ("tests/fixtures/realistic_heldout", HELDOUT_SEED_OFFSET),
     "fresh": ("tests/fixtures/realistic_fresh", FRESH_SEED_OFFSET),
+    "spanish": ("tests/fixtures/other_language", 300),
 }
 """Per ``--set``: the default output folder and the seed offset."""
 BACKCHANNEL_PHONEMES = {"mm-hmm": "mˈmhˈm", "uh-huh": "ˈʌhˈʌ"}
+KOKORO_LANGUAGES = {"a": "en-us", "b": "en-gb", "e": "es"}
+"""Kokoro's voice-name prefix → the espeak language its text is phonemized in."""
 
 Audio = NDArray[np.float32]
 
@@ -915,6 +920,48 @@ FRESH: tuple[Dialogue, ...] = (
 the measures or their rules were chosen; ``tests/fixtures/realistic_fresh``, only for
 reporting."""
 
+SPANISH: tuple[Dialogue, ...] = (
+    Dialogue(
+        name="kokoro_es_smoking",
+        counselor_voice="ef_dora",
+        client_voice="em_alex",
+        steps=(
+            C("Gracias por venir hoy. ¿De qué le gustaría que habláramos?"),
+            K(
+                "Bueno, mi médico me dijo que tengo que dejar de fumar.",
+                "Llevo veinte años fumando y no sé ni por dónde empezar.",
+                "Cada vez que lo intento, a los pocos días vuelvo a encender un cigarrillo.",
+            ),
+            C("Lo ha intentado varias veces y siente que vuelve a empezar de cero."),
+            K(
+                "Exacto. Y me da vergüenza, porque mis hijos me lo piden todo el tiempo.",
+                "Mi hija pequeña me esconde los paquetes.",
+            ),
+            C("¿Qué es lo que más le preocupa a usted de seguir fumando?"),
+            K(
+                "Sobre todo la salud. Me canso mucho cuando subo las escaleras del trabajo.",
+                "Mi padre murió de un problema en los pulmones, y no quiero eso para mis hijos.",
+            ),
+            C(
+                "Por un lado quiere dejarlo por su familia, y por otro el cigarrillo le da un"
+                " respiro cuando el trabajo aprieta."
+            ),
+            K(
+                "Así es. Salgo a la calle, fumo cinco minutos y vuelvo más tranquilo.",
+                "Quizás podría salir a caminar un rato. Hay un parque cerca de la oficina.",
+            ),
+            C("Ya tiene una idea de lo que podría funcionarle."),
+            K(
+                "Sí. Me gustaría intentarlo a partir del lunes.",
+                "Podría comprar los parches este fin de semana y caminar con un compañero.",
+            ),
+        ),
+    ),
+)
+"""A session in Spanish (``--set spanish``; Kokoro's Spanish voices ``ef_dora`` and
+``em_alex``), ``tests/fixtures/other_language``: the behaviour coder reads English only, so
+such a session must get no score and no verdict."""
+
 
 # ---------------------------------------------------------------------------
 # Synthesis
@@ -973,7 +1020,7 @@ class Synth:
                 self.cache[key] = np.load(stored)
         if key not in self.cache:
             started = time.perf_counter()
-            lang = "en-gb" if voice.startswith("b") else "en-us"
+            lang = KOKORO_LANGUAGES[voice[0]]
             phonemes = BACKCHANNEL_PHONEMES.get(text)
             if phonemes is not None:
                 audio, rate = self.kokoro.create(phonemes, voice, lang=lang, is_phonemes=True)
@@ -1297,7 +1344,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="names of dialogues to make (default: all)")
     parser.add_argument("--tts-cache", type=Path, help="keep synthesized sentences here")
     args = parser.parse_args(argv)
-    dialogues = {"dev": DIALOGUES, "heldout": HELDOUT, "fresh": FRESH}[args.set]
+    dialogues = {"dev": DIALOGUES, "heldout": HELDOUT, "fresh": FRESH, "spanish": SPANISH}[args.set]
     folder, seed_offset = SETS[args.set]
     if args.out is None:
         args.out = Path(folder)

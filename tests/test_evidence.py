@@ -449,3 +449,51 @@ def test_diarization_cues_are_not_repeated_as_warnings() -> None:
     )
     assert sum(cue in r for r in evidence.reasons) == 1
     assert evidence.reasons[-1] == "Diarization found 3 speakers."
+
+
+def spoken(metrics: SessionMetrics, *, words: int = 300) -> SessionMetrics:
+    """``metrics`` with ``words`` transcribed words for each role."""
+    return dataclasses.replace(
+        metrics,
+        counselor=dataclasses.replace(metrics.counselor, words=words),
+        client=dataclasses.replace(metrics.client, words=words),
+    )
+
+
+def test_a_language_the_coder_cannot_read_gives_no_score_and_no_verdict() -> None:
+    evidence = evaluate(
+        spoken(session()), role_confidence=0.9, norms=NORMS, config=NO_MARGIN, language="es"
+    )
+    assert evidence.client_led == "inconclusive"
+    assert evidence.score is None and evidence.score_band is None
+    assert evidence.reasons[0] == (
+        "Whisper heard the session as language 'es', not English: the behaviour coder and the "
+        "expert-rated sessions behind the score are English only, so questions, reflections, "
+        "advice and change talk cannot be estimated and no score is given. If the session is in "
+        "English, analyze it again with --language en."
+    )
+    assert evidence.score_meaning == "No score: " + evidence.reasons[0]
+    values = {c.name: c.value for c in evidence.criteria}
+    assert [name for name, value in values.items() if value is None] == [
+        "reflection_to_question_ratio",
+        "therapist_input_per_utterance",
+        "change_talk_share",
+    ]
+    assert values["client_share"] == 0.75  # talk time is measured as usual
+    assert evidence.reliability.blockers == (evidence.reasons[0],)
+
+
+@pytest.mark.parametrize("language", ["en", None])
+def test_english_or_an_unknown_language_is_scored(language: str | None) -> None:
+    evidence = evaluate(
+        spoken(session()), role_confidence=0.9, norms=NORMS, config=NO_MARGIN, language=language
+    )
+    assert evidence.client_led == "yes"
+    assert evidence.score == pytest.approx(0.7310585786)
+
+
+def test_without_words_the_language_is_not_a_reason() -> None:
+    metrics = compute_metrics([], [], duration_s=600.0, coder=lambda turns: [])
+    evidence = evaluate(metrics, role_confidence=0.9, norms=NORMS, language="cy")
+    assert evidence.reasons[0] == "No counselor or client speech was detected: check the recording."
+    assert not any("language" in reason for reason in evidence.reasons)
