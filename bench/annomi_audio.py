@@ -86,6 +86,7 @@ def outcome(
         warnings=result.diarization.warnings,
         quality=result.diarization.quality,
         config=config,
+        language=result.transcript.language,
     )
     evidence = scored.evidence
     reference = [Turn(s["start"], s["end"], s["role"]) for s in truth["segments"]]
