@@ -81,6 +81,7 @@ from pipeline.session import (
     SpeechResult,
     StageProgress,
     diarize_with,
+    fill_transcript_gaps,
     role_hint,
     score,
     session_document,
@@ -271,6 +272,45 @@ def diarize_audio(
     with torch_thread_limit(torch_threads):
         result = diarize_with(audio, options, progress=progress)
     return records.to_record(result)
+
+
+@task(
+    name="fill-transcript",
+    task_run_name="fill-transcript-{sha256:.12}",
+    cache_policy=ContentKey(
+        ignore=("audio_path", "model", "cpu_threads", "max_duration_s"),
+        modules=("pipeline.audio", "pipeline.transcribe", "pipeline.transcript_gaps"),
+        packages=("faster-whisper", "ctranslate2", "av"),
+    ),
+    **_common,
+)
+def fill_transcript(
+    audio_path: str,
+    *,
+    sha256: str,
+    transcript: Record,
+    diarization: Record,
+    model: str,
+    model_id: str,
+    language: str | None,
+    device: str,
+    compute_type: str,
+    cpu_threads: int,
+    max_duration_s: float,
+) -> Record:
+    """The transcript with the diarized speech that Whisper's VAD skipped transcribed too."""
+    audio = _decode(audio_path, sha256, max_duration_s)
+    options = SpeechOptions(
+        model=model,
+        language=language,
+        device=device,
+        compute_type=compute_type,
+        cpu_threads=cpu_threads,
+    )
+    filled = fill_transcript_gaps(
+        audio, records.transcript(transcript), records.diarization(diarization), options
+    )
+    return records.to_record(filled)
 
 
 def _no_progress(_stage: str, _done: float, _total: float) -> None:
@@ -601,6 +641,20 @@ def analyze_session(
                 device=models.device,
                 max_duration_s=limit,
             )
+        transcript = stages.run(
+            fill_transcript,
+            audio_path=audio_path,
+            sha256=sha256,
+            transcript=transcript,
+            diarization=diarization,
+            model=speech.model,
+            model_id=models.whisper,
+            language=speech.language,
+            device=models.device,
+            compute_type=models.compute_type,
+            cpu_threads=speech.cpu_threads,
+            max_duration_s=limit,
+        )
         stages.status("scoring")
         attributed = stages.run(
             attribute_words, sha256=sha256, transcript=transcript, diarization=diarization

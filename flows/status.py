@@ -29,7 +29,7 @@ STAGES: tuple[Stage, ...] = (
     "failed",
 )
 
-MODEL_STAGES = ("decode", "transcribe", "diarize", "enroll", "attribute")
+MODEL_STAGES = ("decode", "transcribe", "diarize", "enroll", "fill-transcript", "attribute")
 """Session-flow tasks whose cached results mean no model ran (shared by audio and settings)."""
 
 

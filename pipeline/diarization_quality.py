@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from pipeline.transcript_gaps import speech_without_words
 from pipeline.types import (
     ChannelDecision,
     Diarization,
@@ -151,7 +152,11 @@ def words_outside_speech(turns: Sequence[Turn], words: Sequence[Word | SpeakerWo
 def with_transcript_measure(
     diarization: Diarization, words: Sequence[Word | SpeakerWord]
 ) -> Diarization:
-    """``diarization`` with ``words_outside_speech`` among its quality measures.
+    """``diarization`` with ``words_outside_speech`` and ``speech_without_words`` among its measures.
+
+    ``speech_without_words`` is the share of the diarized speech that no word
+    covers (:func:`pipeline.transcript_gaps.speech_without_words`), after the
+    second transcription pass over it.
 
     The fraction of ``words`` outside every turn (:func:`words_outside_speech`),
     recorded for inspection only: as a cue (above 5 %) it turned 6 of 7
@@ -169,7 +174,11 @@ def with_transcript_measure(
     if diarization.model == CHANNEL_MODEL or quality is None or not words:
         return diarization
     fraction = words_outside_speech(diarization.turns, words) / len(words)
-    measures = {**quality.measures, "words_outside_speech": round(fraction, 3)}
+    measures = {
+        **quality.measures,
+        "words_outside_speech": round(fraction, 3),
+        "speech_without_words": speech_without_words(diarization.exclusive, words),
+    }
     return replace(diarization, quality=replace(quality, measures=measures))
 
 

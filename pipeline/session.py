@@ -22,6 +22,7 @@ from typing import Any
 from pipeline.attribute import build_utterances
 from pipeline.audio import DEFAULT_MAX_DURATION_S, load_audio
 from pipeline.channels import (
+    CHANNEL_MODEL,
     ChannelsOption,
     channel_activity,
     channel_audio,
@@ -51,6 +52,7 @@ from pipeline.document import (
 )
 from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
 from pipeline.transcribe import choose_device, transcribe
+from pipeline.transcript_gaps import merge_words, untranscribed_speech
 from pipeline.types import (
     Audio,
     AudioInfo,
@@ -162,6 +164,32 @@ def transcribe_with(
         cpu_threads=options.cpu_threads,
         progress=partial(progress, "transcribe"),
     )
+
+
+def fill_transcript_gaps(
+    audio: Audio, transcript: Transcript, diarization: Diarization, options: SpeechOptions
+) -> Transcript:
+    """``transcript`` with the diarized speech its voice-activity pass skipped transcribed too.
+
+    :mod:`pipeline.transcript_gaps` says why. A diarization by stereo channel
+    is left as it is: each channel was transcribed over its own active stretches.
+    """
+    if diarization.model == CHANNEL_MODEL:
+        return transcript
+    words = [w for segment in transcript.segments for w in segment.words]
+    gaps = untranscribed_speech(diarization.exclusive, words)
+    if not gaps:
+        return transcript
+    extra = transcribe(
+        audio,
+        model=options.model,
+        language=options.language or (transcript.language if words else None),
+        device=options.device,
+        compute_type=options.compute_type,
+        cpu_threads=options.cpu_threads,
+        speech_spans_s=gaps,
+    )
+    return merge_words(transcript, extra)
 
 
 def transcribe_channels(
@@ -327,6 +355,7 @@ def analyze_speech(
     else:
         transcript = transcribe_with(audio, options, progress=progress)
         diarization = diarize_with(audio, options, progress=progress)
+    transcript = fill_transcript_gaps(audio, transcript, diarization, options)
     words, utterances = build_utterances(transcript, diarization.exclusive)
     diarization = with_transcript_measure(diarization, words)
     similarities = enrollment_with(audio, diarization, options)

@@ -223,6 +223,7 @@ def _windowed_segments(
     *,
     window_speech_s: float,
     workers: int = 1,
+    spans: Sequence[Span] | None = None,
 ) -> tuple[Iterator[_Restored], Any]:
     """faster-whisper's VAD-filtered transcription, one window of speech regions at a time.
 
@@ -233,12 +234,15 @@ def _windowed_segments(
     many windows are decoded at once, each on its own CTranslate2 replica
     (``WhisperModel(num_workers=...)``): each window's words are the same
     whichever worker decodes it, so the result does not depend on the count.
+    ``spans``: the speech regions to transcribe instead of the VAD's.
     """
     # faster_whisper.vad is not in the package's __all__; these two names are
     # what WhisperModel.transcribe itself calls, with the same defaults.
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    spans = [(int(c["start"]), int(c["end"])) for c in get_speech_timestamps(samples, VadOptions())]
+    if spans is None:
+        found_spans = get_speech_timestamps(samples, VadOptions())
+        spans = [(int(c["start"]), int(c["end"])) for c in found_spans]
     if math.isinf(window_speech_s):
         windows: tuple[tuple[Span, ...], ...] = (tuple(spans),)
     else:
@@ -306,6 +310,7 @@ def transcribe(
     vad_filter: bool = True,
     window_speech_s: float | None = DEFAULT_WINDOW_SPEECH_S,
     progress: ProgressCallback | None = None,
+    speech_spans_s: Sequence[tuple[float, float]] | None = None,
 ) -> Transcript:
     """Transcribe a decoded recording with word-level timestamps.
 
@@ -333,9 +338,19 @@ def transcribe(
         hands faster-whisper the whole recording at once.
     progress
         Called with seconds transcribed and total seconds after each segment.
+    speech_spans_s
+        Transcribe only these ``(start, end)`` stretches, in seconds, instead of
+        the VAD's speech regions (decoded one window of them after another, on
+        any device): how :mod:`pipeline.transcript_gaps` transcribes speech the
+        VAD missed.
     """
     resolved = resolve_whisper(model)
     chosen_device = choose_device(device)
+    spans = None
+    if speech_spans_s is not None:
+        spans = [(round(a * SAMPLE_RATE_HZ), round(b * SAMPLE_RATE_HZ)) for a, b in speech_spans_s]
+        vad_filter, batch_size = True, 1  # the windowed path, with these spans as its regions
+        window_speech_s = window_speech_s or DEFAULT_WINDOW_SPEECH_S
     decoding = choose_decoding(chosen_device, batch_size, vad_filter=vad_filter)
     cores = cpu_threads or (os.cpu_count() or 1)
     # CTranslate2 gains almost nothing from a second thread on one window (docs/benchmarks.md),
@@ -368,7 +383,12 @@ def transcribe(
         raw_segments = map(_as_found, found)
     elif vad_filter and window_speech_s is not None:  # windowed (batched went first)
         raw_segments, info = _windowed_segments(
-            whisper, audio.samples, options, window_speech_s=window_speech_s, workers=workers
+            whisper,
+            audio.samples,
+            options,
+            window_speech_s=window_speech_s,
+            workers=workers,
+            spans=spans,
         )
     else:
         found, info = whisper.transcribe(audio.samples, vad_filter=vad_filter, **options)

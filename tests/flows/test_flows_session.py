@@ -40,6 +40,7 @@ def test_session_writes_outputs_status_and_reruns_from_cache(
         "decode",
         "transcribe",
         "diarize",
+        "fill-transcript",
         "attribute",
         "score",
         "report",
@@ -54,7 +55,14 @@ def test_session_writes_outputs_status_and_reruns_from_cache(
 
     mtime = (tmp_path / "out" / "session.json").stat().st_mtime_ns
     again = run_session(audio, tmp_path / "out", speech=FAKE)
-    assert again["cached"] == ["decode", "transcribe", "diarize", "attribute", "score"]
+    assert again["cached"] == [
+        "decode",
+        "transcribe",
+        "diarize",
+        "fill-transcript",
+        "attribute",
+        "score",
+    ]
     assert again["computed"] == ["report"]
     assert _model_calls(fake_models) == 2  # no model ran
     assert (tmp_path / "out" / "session.json").stat().st_mtime_ns == mtime  # not rewritten
@@ -96,7 +104,14 @@ def test_scoring_records_the_words_outside_speech(
     assert run_session(audio, tmp_path / "out", speech=FAKE)["status"] == "done"
     block = read_document(tmp_path / "out")["diarization"]
     assert block["quality"] == "good"
-    assert block["measures"] == {"top_share": 0.9, "words_outside_speech": 0.467}  # 42 of 90
+    assert (
+        block["measures"]
+        == {
+            "top_share": 0.9,
+            "words_outside_speech": 0.467,  # 42 of 90
+            "speech_without_words": 0.0444,  # the last 0.2 s of each kept 4 s turn is 0.5 s past its words
+        }
+    )
 
 
 def test_renamed_copy_hits_the_cache_and_settings_change_misses_it(
@@ -108,7 +123,9 @@ def test_renamed_copy_hits_the_cache_and_settings_change_misses_it(
     renamed.parent.mkdir()
     shutil.copyfile(audio, renamed)
     copy = run_session(renamed, tmp_path / "out2", speech=FAKE)
-    assert {"decode", "transcribe", "diarize", "attribute"} <= set(copy["cached"])
+    assert {"decode", "transcribe", "diarize", "fill-transcript", "attribute"} <= set(
+        copy["cached"]
+    )
     assert read_document(tmp_path / "out2")["audio"]["file_name"] == "renamed.mp4"
     assert _model_calls(fake_models) == 2
 

@@ -1,0 +1,129 @@
+"""Speech the diarization heard but Whisper never transcribed, and a second pass over it.
+
+Whisper only sees what faster-whisper's voice-activity detector (Silero)
+keeps. On soft or breathy voices in a reverberant, noisy room, and more so on
+telephone codecs, Silero can drop most of one speaker's speech while
+pyannote's segmentation still hears it: on a voiced 29-minute session copied
+as AMR-NB, Silero kept 611 s of 1,555 s of speech and the transcript held 41 %
+of the words, with nothing in the report to say so (docs/evidence.md, "Speech
+without words"). Every coded measure then rests on part of the session.
+
+After both stages this module finds the diarized speech that no word covers
+(:func:`untranscribed_speech`), transcribes just those stretches
+(:func:`pipeline.transcribe.transcribe` with ``speech_spans_s``) and merges the
+words in (:func:`merge_words`). The share of diarized speech still without
+words is recorded (:func:`speech_without_words`).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+
+from pipeline.types import SpeakerWord, Transcript, TranscriptSegment, Turn, Word
+
+MIN_GAP_S = 1.0
+"""Untranscribed speech shorter than this is left alone (a backchannel, a breath)."""
+WORD_MARGIN_S = 0.5
+"""Speech this close to a transcribed word counts as covered by it."""
+
+
+def _covered(words: Sequence[Word | SpeakerWord], margin_s: float) -> list[tuple[float, float]]:
+    """The stretches within ``margin_s`` of a word, merged, in time order."""
+    merged: list[tuple[float, float]] = []
+    for word in sorted(words, key=lambda w: w.start):
+        start, end = word.start - margin_s, word.end + margin_s
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def untranscribed_speech(
+    exclusive: Sequence[Turn],
+    words: Sequence[Word | SpeakerWord],
+    *,
+    min_gap_s: float = MIN_GAP_S,
+    word_margin_s: float = WORD_MARGIN_S,
+) -> tuple[tuple[float, float], ...]:
+    """Stretches of diarized speech at least ``min_gap_s`` long with no word within ``word_margin_s``.
+
+    Examples
+    --------
+    >>> turns = [Turn(0.0, 10.0, "A")]
+    >>> untranscribed_speech(turns, [Word(1.0, 2.0, "hello", 0.9)])
+    ((2.5, 10.0),)
+    """
+    gaps = _gaps(exclusive, words, word_margin_s)
+    return tuple(
+        (round(start, 3), round(end, 3)) for start, end in gaps if end - start >= min_gap_s
+    )
+
+
+def _gaps(
+    exclusive: Sequence[Turn], words: Sequence[Word | SpeakerWord], word_margin_s: float
+) -> list[tuple[float, float]]:
+    """Every stretch of ``exclusive`` speech farther than ``word_margin_s`` from all words."""
+    covered = _covered(words, word_margin_s)
+    starts = [c[0] for c in covered]
+    gaps: list[tuple[float, float]] = []
+    for turn in sorted(exclusive, key=lambda t: t.start):
+        cursor = turn.start
+        index = max(bisect.bisect_right(starts, turn.start) - 1, 0)
+        for start, end in covered[index:]:
+            if start >= turn.end:
+                break
+            if start > cursor:
+                gaps.append((cursor, start))
+            cursor = max(cursor, end)
+        if turn.end > cursor:
+            gaps.append((cursor, turn.end))
+    return gaps
+
+
+def speech_without_words(
+    exclusive: Sequence[Turn],
+    words: Sequence[Word | SpeakerWord],
+    *,
+    word_margin_s: float = WORD_MARGIN_S,
+) -> float:
+    """Share of the diarized speech with no transcribed word within ``word_margin_s`` (0 to 1).
+
+    >>> speech_without_words([Turn(0.0, 10.0, "A")], [Word(1.0, 2.0, "hello", 0.9)])
+    0.8
+    """
+    total = sum(t.end - t.start for t in exclusive)
+    if total <= 0:
+        return 0.0
+    gaps = _gaps(exclusive, words, word_margin_s)
+    return round(sum(end - start for start, end in gaps) / total, 4)
+
+
+def merge_words(transcript: Transcript, extra: Transcript) -> Transcript:
+    """``transcript`` with the segments of ``extra`` added in time order.
+
+    A word of ``extra`` whose middle falls inside one of ``transcript``'s words
+    is dropped (the second pass reaching into speech the first one covered).
+    """
+    taken = sorted((w.start, w.end) for s in transcript.segments for w in s.words)
+    starts = [t[0] for t in taken]
+
+    def new(word: Word) -> bool:
+        middle = (word.start + word.end) / 2
+        index = bisect.bisect_right(starts, middle) - 1
+        return index < 0 or taken[index][1] <= middle
+
+    added = []
+    for segment in extra.segments:
+        kept = tuple(w for w in segment.words if new(w))
+        if kept:
+            text = " ".join(w.text for w in kept)
+            added.append(TranscriptSegment(kept[0].start, kept[-1].end, text, kept))
+    segments = sorted((*transcript.segments, *added), key=lambda s: (s.start, s.end))
+    return Transcript(
+        language=transcript.language,
+        language_probability=transcript.language_probability,
+        segments=tuple(segments),
+        model=transcript.model,
+    )

@@ -1,0 +1,90 @@
+"""Diarized speech without words, and merging a second transcription pass."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.transcript_gaps import merge_words, speech_without_words, untranscribed_speech
+from pipeline.types import Transcript, TranscriptSegment, Turn, Word
+
+
+def word(start: float, end: float, text: str = "so") -> Word:
+    return Word(start, end, text, 0.9)
+
+
+def transcript(*segments: tuple[Word, ...]) -> Transcript:
+    return Transcript(
+        "en",
+        0.99,
+        tuple(
+            TranscriptSegment(s[0].start, s[-1].end, " ".join(w.text for w in s), s)
+            for s in segments
+        ),
+        "m",
+    )
+
+
+def test_untranscribed_speech_is_diarized_speech_away_from_every_word() -> None:
+    turns = [Turn(0.0, 10.0, "A"), Turn(12.0, 13.5, "B"), Turn(20.0, 21.8, "A")]
+    words = [word(1.0, 2.0), word(2.2, 3.0), word(8.0, 8.4), word(20.5, 21.0)]
+    # A: 0-0.5 (too short), 3.5-7.5, 8.9-10; B: 12-13.5; A: 21.5-21.8 (too short)
+    assert untranscribed_speech(turns, words) == ((3.5, 7.5), (8.9, 10.0), (12.0, 13.5))
+    assert untranscribed_speech(turns, words, min_gap_s=0.2) == (
+        (0.0, 0.5),
+        (3.5, 7.5),
+        (8.9, 10.0),
+        (12.0, 13.5),
+        (21.5, 21.8),
+    )
+    assert speech_without_words(turns, words) == round((0.5 + 4.0 + 1.1 + 1.5 + 0.3) / 13.3, 4)
+
+
+def test_no_turns_or_no_gaps() -> None:
+    assert untranscribed_speech([], [word(1.0, 2.0)]) == ()
+    assert speech_without_words([], [word(1.0, 2.0)]) == 0.0
+    assert untranscribed_speech([Turn(1.0, 2.0, "A")], [word(1.2, 1.8)]) == ()
+
+
+def test_merge_adds_new_words_in_time_order_and_drops_repeats() -> None:
+    first = transcript(
+        (word(0.0, 0.5, "Hello"), word(0.6, 1.0, "there.")), (word(9.0, 9.5, "Bye."),)
+    )
+    second = transcript(
+        (word(0.7, 1.1, "there"), word(4.0, 4.4, "I"), word(4.5, 5.0, "whispered.")),
+    )
+    merged = merge_words(first, second)
+    assert [s.text for s in merged.segments] == ["Hello there.", "I whispered.", "Bye."]
+    assert [w.text for s in merged.segments for w in s.words] == [
+        "Hello",
+        "there.",
+        "I",
+        "whispered.",
+        "Bye.",
+    ]
+    assert (merged.language, merged.model) == ("en", "m")
+    assert merge_words(first, transcript()) == first
+
+
+spans = st.lists(
+    st.tuples(st.floats(0, 100, allow_nan=False), st.floats(0.05, 8, allow_nan=False)),
+    max_size=12,
+)
+
+
+@given(spans, spans, st.floats(0.0, 2.0))
+def test_gaps_lie_in_speech_and_away_from_words(
+    turn_spans: list[tuple[float, float]], word_spans: list[tuple[float, float]], min_gap_s: float
+) -> None:
+    turns, cursor = [], 0.0
+    for offset, length in turn_spans:  # disjoint, as an exclusive diarization
+        turns.append(Turn(cursor + offset / 10, cursor + offset / 10 + length, "A"))
+        cursor = turns[-1].end
+    words = [word(s, s + min(length, 1.0)) for s, length in word_spans]
+    gaps = untranscribed_speech(turns, words, min_gap_s=min_gap_s)
+    for start, end in gaps:
+        assert end - start >= min_gap_s - 1e-3
+        assert any(t.start - 1e-3 <= start and end <= t.end + 1e-3 for t in turns)
+        for w in words:
+            assert end <= w.start - 0.5 + 1e-3 or start >= w.end + 0.5 - 1e-3
+    assert 0.0 <= speech_without_words(turns, words) <= 1.0
