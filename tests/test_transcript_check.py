@@ -75,9 +75,10 @@ def test_more_turns_never_leave_more_words_outside(
 def test_the_fraction_is_recorded_and_changes_nothing_else() -> None:
     before = diarization()
     after = with_transcript_measure(before, words_at(80, 20))
-    assert after.quality == DiarizationQuality(
-        "good", (), ("agglomerative",), {"top_share": 0.6, "words_outside_speech": 0.2}
-    )
+    # the 80 words inside cover 0-40.3 s with their 0.5 s margins: 19.7 s of A's
+    # 60 s and all 45 s of B's are without words, 64.7 of 105 s
+    measures = {"top_share": 0.6, "words_outside_speech": 0.2, "speech_without_words": 0.6162}
+    assert after.quality == DiarizationQuality("good", (), ("agglomerative",), measures)
     assert after.warnings == before.warnings == ()
     assert (after.turns, after.exclusive, after.model) == (
         before.turns,
