@@ -278,7 +278,7 @@ def diarize_audio(
     name="fill-transcript",
     task_run_name="fill-transcript-{sha256:.12}",
     cache_policy=ContentKey(
-        ignore=("audio_path", "model", "cpu_threads", "max_duration_s"),
+        ignore=("audio_path", "max_duration_s"),
         modules=("pipeline.audio", "pipeline.transcribe", "pipeline.transcript_gaps"),
         packages=("faster-whisper", "ctranslate2", "av"),
     ),
@@ -290,25 +290,21 @@ def fill_transcript(
     sha256: str,
     transcript: Record,
     diarization: Record,
-    model: str,
     model_id: str,
-    language: str | None,
-    device: str,
-    compute_type: str,
-    cpu_threads: int,
     max_duration_s: float,
+    whisper: Record,
 ) -> Record:
-    """The transcript with the diarized speech that Whisper's VAD skipped transcribed too."""
+    """The transcript with the diarized speech that Whisper's VAD skipped transcribed too.
+
+    ``whisper``: the transcription's :class:`SpeechOptions` fields (model,
+    language, device, compute type, threads).
+    """
     audio = _decode(audio_path, sha256, max_duration_s)
-    options = SpeechOptions(
-        model=model,
-        language=language,
-        device=device,
-        compute_type=compute_type,
-        cpu_threads=cpu_threads,
-    )
     filled = fill_transcript_gaps(
-        audio, records.transcript(transcript), records.diarization(diarization), options
+        audio,
+        records.transcript(transcript),
+        records.diarization(diarization),
+        SpeechOptions(**whisper),
     )
     return records.to_record(filled)
 
@@ -641,19 +637,16 @@ def analyze_session(
                 device=models.device,
                 max_duration_s=limit,
             )
+        whisper = ("model", "language", "device", "compute_type", "cpu_threads")
         transcript = stages.run(
             fill_transcript,
             audio_path=audio_path,
             sha256=sha256,
             transcript=transcript,
             diarization=diarization,
-            model=speech.model,
             model_id=models.whisper,
-            language=speech.language,
-            device=models.device,
-            compute_type=models.compute_type,
-            cpu_threads=speech.cpu_threads,
             max_duration_s=limit,
+            whisper={name: transcribe_args[name] for name in whisper},
         )
         stages.status("scoring")
         attributed = stages.run(
