@@ -1,4 +1,4 @@
-"""One recording as a Prefect flow: decode → transcribe → diarize → attribute → score → report.
+"""One recording as a Prefect flow: decode → transcribe → diarize → fill → attribute → score → report.
 
 Each task is a thin call into :mod:`pipeline`. Model tasks decode the audio
 themselves from its path (about a second per 10 minutes) so no waveform ever

@@ -156,7 +156,10 @@ def deploy_session_flow(
             concurrency_limit=concurrency_limit,
             job_variables=variables,
             tags=["session-analyzer"],
-            description="One recording: decode, transcribe, diarize, attribute, score, report.",
+            description=(
+                "One recording: decode, transcribe, diarize, fill transcript gaps, attribute,"
+                " score, report."
+            ),
         ),
     )
     return cast(UUID, deployment.apply(work_pool_name=pool))
