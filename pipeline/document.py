@@ -17,6 +17,7 @@ from pipeline.evidence import Evidence, evaluate
 from pipeline.measures import SessionMetrics, compute_metrics
 from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
 from pipeline.roles import RoleAssignment, RoleHint, assign_roles, label_turns, label_utterances
+from pipeline.transcript_gaps import coverage_warning
 from pipeline.types import Diarization, DiarizationQuality, SpeakerWord, Turn, Utterance
 
 SCHEMA_VERSION = "2.0"
@@ -55,6 +56,13 @@ def role_hint(
     return RoleHint()
 
 
+def _coverage(quality: DiarizationQuality | None) -> tuple[str, ...]:
+    """The warning that much of the speech has no words, if it applies."""
+    share = None if quality is None else quality.measures.get("speech_without_words")
+    warning = coverage_warning(share)
+    return () if warning is None else (warning,)
+
+
 def score(
     turns: tuple[Turn, ...],
     utterances: tuple[Utterance, ...],
@@ -72,6 +80,7 @@ def score(
     score and no verdict (:func:`pipeline.evidence.uncoded_language`).
     """
     roles = assign_roles(turns, utterances, hint=hint)
+    warnings = (*warnings, *_coverage(quality))
     metrics = compute_metrics(
         label_turns(turns, roles),
         label_utterances(utterances, roles),
@@ -149,7 +158,11 @@ def build_document(
         ],
         "metrics": scored.metrics.to_dict(),
         "evidence": scored.evidence.to_dict(),
-        "warnings": list(diarization.warnings) + list(scored.roles.warnings),
+        "warnings": [
+            *diarization.warnings,
+            *_coverage(diarization.quality),
+            *scored.roles.warnings,
+        ],
         "diarization": diarization_block(diarization),
     }
 

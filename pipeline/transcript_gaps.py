@@ -26,6 +26,8 @@ MIN_GAP_S = 1.0
 """Untranscribed speech shorter than this is left alone (a backchannel, a breath)."""
 WORD_MARGIN_S = 0.5
 """Speech this close to a transcribed word counts as covered by it."""
+MAX_SPEECH_WITHOUT_WORDS = 0.10
+"""Above this share of diarized speech still without words, the report says so."""
 
 
 def _covered(words: Sequence[Word | SpeakerWord], margin_s: float) -> list[tuple[float, float]]:
@@ -126,4 +128,25 @@ def merge_words(transcript: Transcript, extra: Transcript) -> Transcript:
         language_probability=transcript.language_probability,
         segments=tuple(segments),
         model=transcript.model,
+    )
+
+
+def coverage_warning(share: float | None) -> str | None:
+    """A warning when more than :data:`MAX_SPEECH_WITHOUT_WORDS` of the speech has no words.
+
+    ``share`` is :func:`speech_without_words` after the second pass (``None``:
+    not measured). The talk times do not depend on the words; the coded
+    behaviours and the score do.
+
+    >>> coverage_warning(0.05) is None
+    True
+    >>> coverage_warning(0.17)[:58]
+    '17% of the detected speech has no transcribed words after '
+    """
+    if share is None or share <= MAX_SPEECH_WITHOUT_WORDS:
+        return None
+    return (
+        f"{share * 100:.0f}% of the detected speech has no transcribed words after a second "
+        "pass (a quiet or breathy voice, or a poor line): the questions, reflections, advice "
+        "and change talk, and so the score, rest on the rest of the speech."
     )

@@ -88,3 +88,21 @@ def test_gaps_lie_in_speech_and_away_from_words(
         for w in words:
             assert end <= w.start - 0.5 + 1e-3 or start >= w.end + 0.5 - 1e-3
     assert 0.0 <= speech_without_words(turns, words) <= 1.0
+
+
+def test_much_speech_without_words_is_a_warning_in_the_reasons() -> None:
+    from pipeline.document import score
+    from pipeline.types import DiarizationQuality
+
+    turns = (Turn(0.0, 30.0, "SPEAKER_00"), Turn(31.0, 70.0, "SPEAKER_01"))
+    for share, warned in ((0.10, False), (0.17, True)):
+        quality = DiarizationQuality(
+            "good", (), ("agglomerative",), {"speech_without_words": share}
+        )
+        reasons = score(turns, (), duration_s=70.0, quality=quality).evidence.reasons
+        expected = (
+            "17% of the detected speech has no transcribed words after a second pass (a quiet "
+            "or breathy voice, or a poor line): the questions, reflections, advice and change "
+            "talk, and so the score, rest on the rest of the speech."
+        )
+        assert (expected in reasons) is warned
