@@ -42,6 +42,26 @@ def total(intervals: Iterable[Interval]) -> float:
     return sum(end - start for start, end in intervals)
 
 
+def difference(intervals: Iterable[Interval], removed: Sequence[Interval]) -> list[Interval]:
+    """Return the parts of ``intervals`` outside the union ``removed``, in time order.
+
+    >>> difference([(0.0, 10.0), (12.0, 14.0)], [(1.0, 2.0), (9.0, 12.5)])
+    [(0.0, 1.0), (2.0, 9.0), (12.5, 14.0)]
+    """
+    out = []
+    for start, end in sorted(intervals):
+        cursor = start
+        i = max(bisect.bisect_right(removed, (start, start)) - 1, 0)
+        while i < len(removed) and removed[i][0] < end:
+            if removed[i][0] > cursor:
+                out.append((cursor, removed[i][0]))
+            cursor = max(cursor, removed[i][1])
+            i += 1
+        if end > cursor:
+            out.append((cursor, end))
+    return out
+
+
 def clip(intervals: Iterable[Interval], lo: float, hi: float) -> list[Interval]:
     """Return the parts of ``intervals`` inside ``[lo, hi]``, dropping empty ones."""
     out = []

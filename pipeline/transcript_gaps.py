@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 
+from pipeline.intervals import difference, total, union
 from pipeline.types import SpeakerWord, Transcript, TranscriptSegment, Turn, Word
 
 MIN_GAP_S = 1.0
@@ -30,16 +31,12 @@ MAX_SPEECH_WITHOUT_WORDS = 0.10
 """Above this share of diarized speech still without words, the report says so."""
 
 
-def _covered(words: Sequence[Word | SpeakerWord], margin_s: float) -> list[tuple[float, float]]:
-    """The stretches within ``margin_s`` of a word, merged, in time order."""
-    merged: list[tuple[float, float]] = []
-    for word in sorted(words, key=lambda w: w.start):
-        start, end = word.start - margin_s, word.end + margin_s
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
+def _gaps(
+    exclusive: Sequence[Turn], words: Sequence[Word | SpeakerWord], word_margin_s: float
+) -> list[tuple[float, float]]:
+    """Every stretch of ``exclusive`` speech farther than ``word_margin_s`` from all words."""
+    covered = union((w.start - word_margin_s, w.end + word_margin_s) for w in words)
+    return difference(((t.start, t.end) for t in exclusive), covered)
 
 
 def untranscribed_speech(
@@ -63,27 +60,6 @@ def untranscribed_speech(
     )
 
 
-def _gaps(
-    exclusive: Sequence[Turn], words: Sequence[Word | SpeakerWord], word_margin_s: float
-) -> list[tuple[float, float]]:
-    """Every stretch of ``exclusive`` speech farther than ``word_margin_s`` from all words."""
-    covered = _covered(words, word_margin_s)
-    starts = [c[0] for c in covered]
-    gaps: list[tuple[float, float]] = []
-    for turn in sorted(exclusive, key=lambda t: t.start):
-        cursor = turn.start
-        index = max(bisect.bisect_right(starts, turn.start) - 1, 0)
-        for start, end in covered[index:]:
-            if start >= turn.end:
-                break
-            if start > cursor:
-                gaps.append((cursor, start))
-            cursor = max(cursor, end)
-        if turn.end > cursor:
-            gaps.append((cursor, turn.end))
-    return gaps
-
-
 def speech_without_words(
     exclusive: Sequence[Turn],
     words: Sequence[Word | SpeakerWord],
@@ -95,11 +71,10 @@ def speech_without_words(
     >>> speech_without_words([Turn(0.0, 10.0, "A")], [Word(1.0, 2.0, "hello", 0.9)])
     0.8
     """
-    total = sum(t.end - t.start for t in exclusive)
-    if total <= 0:
+    speech = total((t.start, t.end) for t in exclusive)
+    if speech <= 0:
         return 0.0
-    gaps = _gaps(exclusive, words, word_margin_s)
-    return round(sum(end - start for start, end in gaps) / total, 4)
+    return round(total(_gaps(exclusive, words, word_margin_s)) / speech, 4)
 
 
 def merge_words(transcript: Transcript, extra: Transcript) -> Transcript:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.intervals import clip, covered_by_at_least, overlap_length, total, union
+from pipeline.intervals import clip, covered_by_at_least, difference, overlap_length, total, union
 
 
 def test_union_joins_overlapping_and_touching_and_drops_empty() -> None:
@@ -50,3 +50,14 @@ def test_covered_by_at_least() -> None:
     assert covered_by_at_least([], 2) == 0.0
     with pytest.raises(ValueError, match="at least 1"):
         covered_by_at_least([a], 0)
+
+
+def test_difference_keeps_what_the_union_leaves_out() -> None:
+    removed = [(1.0, 2.0), (9.0, 12.5), (20.0, 21.0)]
+    assert difference([(0.0, 10.0), (12.0, 14.0)], removed) == [
+        (0.0, 1.0),
+        (2.0, 9.0),
+        (12.5, 14.0),
+    ]
+    assert difference([(1.2, 1.8)], removed) == []
+    assert difference([(3.0, 4.0)], []) == [(3.0, 4.0)]
