@@ -164,21 +164,23 @@ def with_transcript_measure(
     into ``doubtful``, but caught none on the fresh ones while flagging right
     ones, and it depends on the Whisper model's word timing (``tiny.en`` puts
     5.2 % of a clean dialogue's words outside speech, ``base`` 3.0 %):
-    docs/diarization.md. A diarization by stereo channel (its words come from
-    each channel's own active stretches) or one whose check did not run is
-    returned as it is.
+    docs/diarization.md. A diarization by stereo channel gets
+    ``speech_without_words`` only: its words come from each channel's own
+    active stretches, so none lies outside speech. One whose check did not run
+    is returned as it is.
     """
     from pipeline.channels import CHANNEL_MODEL
 
     quality = diarization.quality
-    if diarization.model == CHANNEL_MODEL or quality is None or not words:
+    if quality is None or not words:
         return diarization
-    fraction = words_outside_speech(diarization.turns, words) / len(words)
     measures = {
         **quality.measures,
-        "words_outside_speech": round(fraction, 3),
         "speech_without_words": speech_without_words(diarization.exclusive, words),
     }
+    if diarization.model != CHANNEL_MODEL:
+        fraction = words_outside_speech(diarization.turns, words) / len(words)
+        measures["words_outside_speech"] = round(fraction, 3)
     return replace(diarization, quality=replace(quality, measures=measures))
 
 

@@ -908,6 +908,9 @@ def _roles(document: Doc) -> list[tuple[str, str]]:
     channels = _map(diarization.get("channels"))
     if (_float(_map(channels.get("evidence")).get("channels")) or 0) >= 2:
         rows.append(("Stereo channels", _text(channels.get("reason")) or DASH))
+    unheard = _float(_map(diarization.get("measures")).get("speech_without_words"))
+    if unheard is not None:
+        rows.append(("Speech without words", f"{_percent(unheard, 0)} of the detected speech"))
     return rows
 
 

@@ -60,6 +60,7 @@ from pipeline.types import (
     Diarization,
     SpeakerWord,
     Transcript,
+    Turn,
     Utterance,
 )
 
@@ -172,7 +173,7 @@ def fill_transcript_gaps(
     """``transcript`` with the diarized speech its voice-activity pass skipped transcribed too.
 
     :mod:`pipeline.transcript_gaps` says why. A diarization by stereo channel
-    is left as it is: each channel was transcribed over its own active stretches.
+    is left as it is: :func:`transcribe_channels` fills each channel's gaps.
     """
     if diarization.model == CHANNEL_MODEL:
         return transcript
@@ -202,8 +203,10 @@ def transcribe_channels(
     it: about one transcription of the recording's speech in all; words are
     kept inside the kept audio (:func:`pipeline.channels.clip_words`). The channel
     with more speech goes first; when no language is set, the one detected
-    there is used for the other channel too. The two transcripts are merged
-    with :func:`pipeline.channels.merge_channel_transcripts`.
+    there is used for the other channel too. A channel's active stretches that
+    the speech detector skipped (a soft or breathy voice) are transcribed in a
+    second pass, as :func:`fill_transcript_gaps` does for a mix. The two
+    transcripts are merged with :func:`pipeline.channels.merge_channel_transcripts`.
     """
     runs = channel_activity(audio)
     order = sorted(range(2), key=lambda c: -sum(end - start for start, end in runs[c]))
@@ -215,17 +218,24 @@ def transcribe_channels(
         def report(done: float, _total: float, step: int = step) -> None:
             progress("transcribe", (step * total + done) / 2, total)
 
-        transcript = transcribe(
-            channel_audio(audio, channel, runs=runs[channel]),
+        heard = channel_audio(audio, channel, runs=runs[channel])
+        run = partial(
+            transcribe,
+            heard,
             model=options.model,
-            language=language,
             device=options.device,
             compute_type=options.compute_type,
             cpu_threads=options.cpu_threads,
-            progress=report,
         )
+        transcript = run(language=language, progress=report)
+        language = language or transcript.language
+        words = [w for segment in transcript.segments for w in segment.words]
+        active = [Turn(start, end, str(channel)) for start, end in runs[channel]]
+        gaps = untranscribed_speech(active, words)
+        if gaps:  # the second pass of fill_transcript_gaps, on this channel alone
+            again = run(language=language, speech_spans_s=gaps)
+            transcript = merge_words(transcript, again)
         found[channel] = clip_words(transcript, runs[channel])
-        language = language or found[channel].language
     return merge_channel_transcripts([found[0], found[1]])
 
 

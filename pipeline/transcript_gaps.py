@@ -18,6 +18,7 @@ words is recorded (:func:`speech_without_words`).
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Sequence
 
 from pipeline.intervals import difference, total, union
@@ -78,7 +79,7 @@ def speech_without_words(
 
 
 def merge_words(transcript: Transcript, extra: Transcript) -> Transcript:
-    """``transcript`` with the segments of ``extra`` added in time order.
+    """``transcript`` with the words of ``extra`` added, in time order (:func:`in_time_order`).
 
     A word of ``extra`` whose middle falls inside one of ``transcript``'s words
     is dropped (the second pass reaching into speech the first one covered).
@@ -97,13 +98,56 @@ def merge_words(transcript: Transcript, extra: Transcript) -> Transcript:
         if kept:
             text = " ".join(w.text for w in kept)
             added.append(TranscriptSegment(kept[0].start, kept[-1].end, text, kept))
-    segments = sorted((*transcript.segments, *added), key=lambda s: (s.start, s.end))
     return Transcript(
         language=transcript.language,
         language_probability=transcript.language_probability,
-        segments=tuple(segments),
+        segments=in_time_order([transcript.segments, added]),
         model=transcript.model,
     )
+
+
+def in_time_order(
+    sources: Sequence[Sequence[TranscriptSegment]],
+) -> tuple[TranscriptSegment, ...]:
+    """The segments of several transcripts of one recording, as one in time order.
+
+    A Whisper segment can span a stretch where another source has words (a
+    channel silent while the other party talks; a pause the first pass skipped
+    and the second filled), so a segment is cut wherever a word of another
+    source starts in a pause between two of its words; one starting while a
+    word is in progress (overlapped speech) leaves it whole. The pieces are
+    sorted by start (ties: the earlier source first). Every word stays in the
+    piece of its own segment, so :func:`pipeline.attribute.build_utterances`
+    gives utterances in time order.
+    """
+    starts = [sorted(w.start for s in segments for w in s.words) for segments in sources]
+    pieces = []
+    for number, segments in enumerate(sources):
+        others = sorted(x for k, xs in enumerate(starts) if k != number for x in xs)
+        for index, segment in enumerate(segments):
+            for part, piece in enumerate(_cut(segment, others)):
+                pieces.append((piece.start, number, index, part, piece))
+    pieces.sort(key=lambda row: row[:4])
+    return tuple(piece for *_, piece in pieces)
+
+
+def _cut(segment: TranscriptSegment, other_starts: Sequence[float]) -> list[TranscriptSegment]:
+    """``segment`` cut between two of its words where one of ``other_starts`` falls in the pause."""
+    words = segment.words
+    cuts = [
+        k
+        for k in range(1, len(words))
+        if bisect.bisect_left(other_starts, words[k - 1].end)
+        < bisect.bisect_left(other_starts, words[k].start)
+    ]
+    if not cuts:
+        return [segment]
+    return [
+        TranscriptSegment(
+            words[a].start, words[b - 1].end, " ".join(w.text for w in words[a:b]), words[a:b]
+        )
+        for a, b in itertools.pairwise([0, *cuts, len(words)])
+    ]
 
 
 def coverage_warning(share: float | None) -> str | None:

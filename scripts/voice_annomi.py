@@ -3,6 +3,7 @@
 Usage::
 
     python scripts/voice_annomi.py AnnoMI-full.csv VOICES_DIR --out DIR [--ids 4 9 ...]
+        [--pair K] [--stereo]
 
 The score and its bands were fitted and checked on AnnoMI's *text*
 (docs/evidence.md). What a supervisor gets goes through Whisper, the
@@ -17,7 +18,11 @@ anything). Each utterance is synthesized sentence by sentence with Kokoro
 pause of 0.3 to 0.8 s; nothing overlaps, so the events are not what this
 measures. Voices and acoustics rotate through :data:`VOICE_PAIRS` and
 :data:`ACOUSTICS` by position (same-gender pairs, room reverberation and noise
-included). For each transcript ``annomi_<id>.ogg``, ``.rttm`` and
+included); ``--pair K`` gives every transcript position K's voices and
+acoustics (to voice more sessions of one hard pair). ``--stereo`` also writes
+``annomi_<id>_stereo.ogg``, each party on its own channel with the other's
+crosstalk, as a call recorder or telehealth export would (the mono mix is
+unchanged). For each transcript ``annomi_<id>.ogg``, ``.rttm`` and
 ``.truth.json``; the truth carries an ``annomi`` block: transcript id, the
 experts' quality label, and the text's score and band from the committed
 coder and norms (:func:`build_norms.transcript_score`).
@@ -90,8 +95,15 @@ def sentences(text: str) -> tuple[str, ...]:
     return tuple(p for p in parts if LETTERS.search(p))
 
 
-def dialogue(transcript_id: int, rows: Sequence[AnnoMIUtterance], position: int) -> Dialogue:
-    """One transcript as a dialogue of gap-separated turns (one per utterance)."""
+def dialogue(
+    transcript_id: int, rows: Sequence[AnnoMIUtterance], position: int, *, stereo: bool = False
+) -> Dialogue:
+    """One transcript as a dialogue of gap-separated turns (one per utterance).
+
+    ``stereo`` also renders each party on its own channel (the other audible
+    at :data:`make_realistic_fixtures.BLEED_DB`), as a call recorder or a
+    telehealth export would; the mono mix is the same either way.
+    """
     counselor, client = VOICE_PAIRS[position % len(VOICE_PAIRS)]
     rt60_s, snr_db = ACOUSTICS[position % len(ACOUSTICS)]
     steps = tuple(Step(r.role, said) for r in rows if (said := sentences(r.text)))
@@ -102,6 +114,7 @@ def dialogue(transcript_id: int, rows: Sequence[AnnoMIUtterance], position: int)
         steps=steps,
         rt60_s=rt60_s,
         snr_db=snr_db,
+        stereo=stereo,
     )
 
 
@@ -114,6 +127,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--ids", type=int, nargs="*", help="transcript ids (default: the reserved ones)"
     )
     parser.add_argument("--tts-cache", type=Path, help="keep synthesized sentences here")
+    parser.add_argument(
+        "--pair",
+        type=int,
+        help="voice every transcript with this position's voices and acoustics "
+        "(default: rotate by position in --ids)",
+    )
+    parser.add_argument(
+        "--stereo",
+        action="store_true",
+        help="also write <name>_stereo.ogg: each party on its own channel",
+    )
     parser.add_argument(
         "--text-only",
         action="store_true",
@@ -130,7 +154,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         sys.exit(f"no transcript with id {missing} in {args.csv}")
     norms = load_norms()
-    chosen = [(i, dialogue(i, transcripts[i], position)) for position, i in enumerate(ids)]
+    chosen = [
+        (
+            i,
+            dialogue(
+                i, transcripts[i], position if args.pair is None else args.pair, stereo=args.stereo
+            ),
+        )
+        for position, i in enumerate(ids)
+    ]
     if args.text_only:
         absent = [d.name for _, d in chosen if not (args.out / f"{d.name}.truth.json").is_file()]
         if absent:
@@ -150,9 +182,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for transcript_id, spoken in chosen:
             rng = np.random.default_rng([SEED, transcript_id])
             timeline = build(spoken, synth, rng)
-            mono = render(spoken, timeline, rng)["mono"]
+            signals = render(spoken, timeline, rng)
+            mono = signals["mono"]
             files = {"mono": f"{spoken.name}.ogg"}
             write_opus(args.out / files["mono"], mono, bit_rate=24000)
+            if "stereo" in signals:
+                files["stereo"] = f"{spoken.name}_stereo.ogg"
+                write_opus(args.out / files["stereo"], signals["stereo"], bit_rate=32000)
             write_truth(spoken, timeline, args.out, files)
             rows = transcripts[transcript_id]
             band = _add_text_score(args.out / f"{spoken.name}.truth.json", rows, norms)

@@ -146,6 +146,27 @@ def test_channels_are_ignored_when_the_diarization_is_by_voice() -> None:
     assert [x.speaker for x in attribute_words(words, turns)] == ["SPEAKER_00", "SPEAKER_01"]
 
 
+def test_a_segment_spanning_the_other_partys_turn_is_cut_there() -> None:
+    """Each channel is silent while the other talks, so one Whisper segment can hold two turns."""
+    left = Transcript(
+        "en", 1.0, (segment(w(0.0, 0.4, "how"), w(0.4, 0.8, "so?"), w(3.0, 3.4, "I")),), "m"
+    )
+    right = Transcript("en", 1.0, (segment(w(1.0, 1.5, "well"), w(1.5, 2.0, "fine.")),), "m")
+    merged = merge_channel_transcripts([left, right])
+    assert [(s.start, s.end, s.text, s.words[0].channel) for s in merged.segments] == [
+        (0.0, 0.8, "how so?", 0),
+        (1.0, 2.0, "well fine.", 1),
+        (3.0, 3.4, "I", 0),
+    ]
+    words, utterances = build_utterances(merged, (Turn(0.0, 4.0, "LEFT"),))
+    assert [(u.speaker, u.text) for u in utterances] == [
+        ("LEFT", "how so?"),
+        ("RIGHT", "well fine."),
+        ("LEFT", "I"),
+    ]
+    assert [x.start for x in words] == sorted(x.start for x in words)
+
+
 def test_overlapped_channel_segments_give_one_speaker_utterances() -> None:
     left = Transcript(
         "en", 1.0, (segment(w(0.0, 0.5, "so"), w(0.5, 1.0, "I"), w(1.0, 1.3, "really")),), "m"
@@ -172,13 +193,21 @@ def test_a_word_record_without_channel_still_loads() -> None:
 
 
 class FakeWhisper:
-    """Records what it is given; returns one word per call, in the language it is told."""
+    """Records what it is given; returns one word per call, in the language it is told.
+
+    A second pass (``speech_spans_s``) hears one word at the start of each span.
+    """
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
     def __call__(self, audio: Audio, **options: Any) -> Transcript:
         self.calls.append({"samples": audio.samples.copy(), **options})
+        if options.get("speech_spans_s") is not None:
+            found = [
+                Word(a, a + 0.3, f"w{len(self.calls)}", 0.9) for a, _ in options["speech_spans_s"]
+            ]
+            return Transcript(options["language"], 0.9, (segment(*found),), "fake")
         sounding = np.flatnonzero(np.abs(audio.samples) > 0.01)
         start = round(float(sounding[0]) / SAMPLE_RATE_HZ, 2)
         word = Word(start, start + 0.3, f"w{len(self.calls)}", 0.9)
@@ -199,15 +228,20 @@ def test_a_split_recording_is_transcribed_one_channel_at_a_time(
     transcript = transcribe_with(
         audio, SpeechOptions(cpu_threads=1), progress=lambda *a: seen.append(a)
     )
-    assert len(fake.calls) == 2
-    right, left = fake.calls  # the channel with more speech first
+    # the channel with more speech first; its one word leaves 4.3-6.52 s of its active run
+    # (3.5-6.52 s) without words (0.5 s from the word), so that stretch is heard again
+    right, right_again, left = fake.calls
     np.testing.assert_array_equal(right["samples"], channel_audio(audio, 1).samples)
+    np.testing.assert_array_equal(right_again["samples"], channel_audio(audio, 1).samples)
     np.testing.assert_array_equal(left["samples"], channel_audio(audio, 0).samples)
-    assert (right["language"], left["language"]) == (None, "en")  # detected once, then reused
+    assert right_again["speech_spans_s"] == ((4.3, 6.52),)
+    # detected once, then reused
+    assert (right["language"], right_again["language"], left["language"]) == (None, "en", "en")
     assert right["cpu_threads"] == left["cpu_threads"] == 1
     assert [(x.start, x.text, x.channel) for x in transcript.words] == [
-        (1.0, "w2", 0),
+        (1.0, "w3", 0),
         (3.5, "w1", 1),
+        (4.3, "w2", 1),
     ]
     assert seen == [
         ("transcribe", 2.5, 10.0),

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pipeline.session import SpeechResult, analyze_speech
-from pipeline.types import CHANNEL_LABELS
+from pipeline import session
+from pipeline.audio import load_audio
+from pipeline.session import SpeechOptions, SpeechResult, analyze_speech, transcribe_channels
+from pipeline.transcribe import transcribe
+from pipeline.types import CHANNEL_LABELS, Transcript
 
-REALISTIC = Path(__file__).parent / "fixtures" / "realistic"
+FIXTURES = Path(__file__).parent / "fixtures"
+REALISTIC = FIXTURES / "realistic"
 
 
 @cache
@@ -54,3 +60,44 @@ def test_the_interrupted_partys_cut_off_fragment_is_transcribed() -> None:
         heard = spoken(result, speaker_of[segment["role"]], segment["start"] - 0.5, segment["end"])
         # the last two words said before the other party cut in, in order, by the right speaker
         assert any(heard[i : i + 2] == said[-2:] for i in range(len(heard))), segment["start"]
+
+
+@pytest.mark.slow
+def test_a_channels_stretch_the_speech_detector_skipped_is_transcribed_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first pass stands in for a Silero that skipped a breathy voice: it loses 18.5-24.5 s.
+
+    That stretch is inside one client turn (17.95-25.06 s), so one channel loses it.
+    """
+    audio = load_audio(FIXTURES / "dialogue_stereo.wav")
+    options = SpeechOptions(language="en", channels="split")
+    full = transcribe_channels(audio, options)
+    lost_from, lost_to = 18.5, 24.5
+    lost = [w for w in full.words if lost_from <= w.start <= lost_to]
+    assert len(lost) >= 20 and len({w.channel for w in lost}) == 1
+
+    def first_pass_loses_the_stretch(*args: Any, **kwargs: Any) -> Transcript:
+        heard = transcribe(*args, **kwargs)
+        if kwargs.get("speech_spans_s") is not None:
+            return heard
+        keep = [
+            replace(s, words=tuple(w for w in s.words if not lost_from <= w.start <= lost_to))
+            for s in heard.segments
+        ]
+        return replace(heard, segments=tuple(s for s in keep if s.words))
+
+    monkeypatch.setattr(session, "transcribe", first_pass_loses_the_stretch)
+    filled = transcribe_channels(audio, options)
+    texts = {w.text.strip(".,?!").lower() for w in lost}
+    back = [
+        w
+        for w in filled.words
+        if lost_from - 0.5 <= w.start <= lost_to and w.text.strip(".,?!").lower() in texts
+    ]
+    # the stretch is heard again without its context, so a few words differ ("running" for
+    # "run-in"); speech within 0.5 s of a word kept and pauses under 1 s are not filled
+    assert len(back) >= 0.5 * len(lost)
+    assert back[0].start <= 20.5 and back[-1].start >= 23.5
+    assert {w.channel for w in back} == {lost[0].channel}
+    assert [w.start for w in filled.words] == sorted(w.start for w in filled.words)

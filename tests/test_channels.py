@@ -70,6 +70,33 @@ def test_short_pauses_are_bridged_and_blips_dropped() -> None:
     assert spans(result.turns, "LEFT") == [pytest.approx((1.0, 3.0), abs=0.05)]
 
 
+def test_a_soft_voice_10_db_above_the_channel_noise_is_speech() -> None:
+    """A breathy voice in a 20 dB SNR room sits 6-15 dB above the noise in much of its speech."""
+    n = 10 * SAMPLE_RATE_HZ
+    rng = np.random.default_rng(1)
+    channels = (rng.standard_normal((2, n)) * 0.003).astype(np.float32)  # -50 dBFS hiss
+    t = np.arange(n) / SAMPLE_RATE_HZ
+    for channel, start, end, rms in (
+        (0, 1.0, 3.0, 0.05),
+        (0, 5.0, 7.0, 0.0095),
+        (1, 8.0, 9.0, 0.05),
+    ):
+        inside = (t >= start) & (t < end)
+        channels[channel, inside] += (
+            rms * np.sqrt(2) * np.sin(2 * np.pi * 200 * t[inside])
+        ).astype(np.float32)
+    info = AudioInfo("s.wav", "0" * 64, 10.0, SAMPLE_RATE_HZ, 2, "wav", "pcm_s16le")
+    audio = Audio(info, channels.mean(axis=0), channels)
+    found = diarize_by_channel(audio)  # the soft phrase is 10.4 dB above the hiss
+    assert spans(found.turns, "LEFT") == [
+        pytest.approx((1.0, 3.0), abs=0.05),
+        pytest.approx((5.0, 7.0), abs=0.05),
+    ]
+    assert spans(found.turns, "RIGHT") == [pytest.approx((8.0, 9.0), abs=0.05)]
+    strict = diarize_by_channel(audio, floor_margin_db=15.0)  # the former margin loses it
+    assert spans(strict.turns, "LEFT") == [pytest.approx((1.0, 3.0), abs=0.05)]
+
+
 def test_mono_recording_is_refused_with_a_hint() -> None:
     audio = stereo([(1.0, 2.0)], [])
     mono = Audio(audio.info, audio.samples, audio.channel_samples[:1])

@@ -806,3 +806,11 @@ def test_the_stereo_decision_is_shown_for_stereo_recordings_only(v2: dict[str, A
     assert f"<dt>Stereo channels</dt><dd>{reason}</dd>" in render_html(v2)
     v2["diarization"]["channels"] = {"mode": "mix", "reason": "mono recording", "evidence": {}}
     assert "Stereo channels" not in render_html(v2)
+
+
+def test_the_share_of_speech_without_words_is_shown_when_measured(v2: dict[str, Any]) -> None:
+    v2["diarization"] = {"method": "pyannote", "quality": "good", "measures": {}}
+    assert "Speech without words" not in render_html(v2)
+    v2["diarization"]["measures"] = {"top_share": 0.6, "speech_without_words": 0.1749}
+    html = render_html(v2)
+    assert "<dt>Speech without words</dt><dd>17% of the detected speech</dd>" in html

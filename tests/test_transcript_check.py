@@ -88,9 +88,15 @@ def test_the_fraction_is_recorded_and_changes_nothing_else() -> None:
     assert before.quality == GOOD  # the input is not changed in place
 
 
-def test_channel_diarizations_unchecked_ones_and_empty_transcripts_are_left_alone() -> None:
-    for left_alone in (diarization(model=CHANNEL_MODEL), diarization(quality=None)):
-        assert with_transcript_measure(left_alone, words_at(50, 50)) is left_alone
+def test_a_channel_diarization_gets_the_share_of_speech_without_words_only() -> None:
+    after = with_transcript_measure(diarization(model=CHANNEL_MODEL), words_at(80, 20))
+    assert after.quality is not None
+    assert after.quality.measures == {"top_share": 0.6, "speech_without_words": 0.6162}
+
+
+def test_unchecked_diarizations_and_empty_transcripts_are_left_alone() -> None:
+    unchecked = diarization(quality=None)
+    assert with_transcript_measure(unchecked, words_at(50, 50)) is unchecked
     checked = diarization()
     assert with_transcript_measure(checked, []) is checked
 

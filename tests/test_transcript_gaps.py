@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.transcript_gaps import merge_words, speech_without_words, untranscribed_speech
+from pipeline.transcript_gaps import (
+    in_time_order,
+    merge_words,
+    speech_without_words,
+    untranscribed_speech,
+)
 from pipeline.types import Transcript, TranscriptSegment, Turn, Word
 
 
@@ -64,6 +71,54 @@ def test_merge_adds_new_words_in_time_order_and_drops_repeats() -> None:
     ]
     assert (merged.language, merged.model) == ("en", "m")
     assert merge_words(first, transcript()) == first
+
+
+def test_a_first_pass_segment_spanning_the_filled_pause_is_cut_there() -> None:
+    """Whisper's segment 0-9 s holds words at both ends; the second pass fills 3-6 s."""
+    first = transcript((word(0.0, 0.5, "Well,"), word(0.5, 1.0, "yes."), word(8.5, 9.0, "So")))
+    second = transcript((word(3.0, 3.5, "I"), word(3.5, 4.0, "whispered.")))
+    merged = merge_words(first, second)
+    assert [(s.start, s.end, s.text) for s in merged.segments] == [
+        (0.0, 1.0, "Well, yes."),
+        (3.0, 4.0, "I whispered."),
+        (8.5, 9.0, "So"),
+    ]
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 1), st.integers(0, 3), st.floats(0, 60), st.floats(0.05, 1))),
+)
+def test_sources_in_time_order_keep_every_word_and_never_go_back_between_pauses(
+    rows: list[tuple[int, int, float, float]],
+) -> None:
+    """Two sources of segments (source, segment, start, length): no word lost, none twice;
+    no word of the other source starts in a pause between two words of one piece."""
+    sources: list[list[TranscriptSegment]] = [[], []]
+    for number in (0, 1):
+        for index in range(4):
+            words = tuple(
+                sorted(
+                    (
+                        word(a, a + n, f"{number}{index}")
+                        for k, i, a, n in rows
+                        if (k, i) == (number, index)
+                    ),
+                    key=lambda w: w.start,
+                )
+            )
+            if words:
+                sources[number].append(TranscriptSegment(words[0].start, words[-1].end, "", words))
+    pieces = in_time_order(sources)
+    flat = [w for p in pieces for w in p.words]
+    assert sorted(flat, key=repr) == sorted(
+        (w for s in sources for seg in s for w in seg.words), key=repr
+    )
+    assert [p.start for p in pieces] == sorted(p.start for p in pieces)
+    for piece in pieces:
+        source = piece.words[0].text[0]
+        others = [w.start for w in flat if w.text[0] != source]
+        for a, b in itertools.pairwise(piece.words):
+            assert not any(a.end <= x < b.start for x in others)
 
 
 spans = st.lists(
