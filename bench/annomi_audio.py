@@ -14,6 +14,11 @@ It also reports what the audio path changed on the way: DER against the
 placed segments, word error rate against the spoken text, the client's share
 of talk time against the truth, the diarization check and the role confidence.
 
+A transcript voiced with ``--stereo`` is run twice, as its mono mix and as
+its stereo recording (each party on its own channel, split automatically),
+one row each in that order (``--condition`` degrades the mix: both rows are then
+mono copies).
+
 ``--condition`` first degrades every recording as a telephone or codec would
 (:data:`bench.degraded.CONDITIONS`: 8 kHz PCM, G.711, AMR-NB, low-bitrate
 Opus, the noisy 300-3400 Hz band), so the same sessions can be judged as

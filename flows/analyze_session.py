@@ -188,7 +188,14 @@ def decode_audio(audio_path: str, *, sha256: str, max_duration_s: float) -> Reco
     task_run_name="transcribe-{sha256:.12}",
     cache_policy=ContentKey(
         ignore=("audio_path", "model", "cpu_threads", "max_duration_s"),
-        modules=("pipeline.audio", "pipeline.transcribe", "pipeline.channels", "pipeline.session"),
+        modules=(
+            "pipeline.audio",
+            "pipeline.transcribe",
+            "pipeline.channels",
+            "pipeline.session",
+            "pipeline.transcript_gaps",
+            "pipeline.intervals",
+        ),
         packages=("faster-whisper", "ctranslate2", "av"),
     ),
     **_common,
@@ -279,7 +286,13 @@ def diarize_audio(
     task_run_name="fill-transcript-{sha256:.12}",
     cache_policy=ContentKey(
         ignore=("audio_path", "max_duration_s"),
-        modules=("pipeline.audio", "pipeline.transcribe", "pipeline.transcript_gaps"),
+        modules=(
+            "pipeline.audio",
+            "pipeline.transcribe",
+            "pipeline.session",
+            "pipeline.transcript_gaps",
+            "pipeline.intervals",
+        ),
         packages=("faster-whisper", "ctranslate2", "av"),
     ),
     **_common,
@@ -361,6 +374,8 @@ def attribute_words(*, sha256: str, transcript: Record, diarization: Record) -> 
     cache_policy=ContentKey(
         modules=(
             "pipeline.diarization_quality",
+            "pipeline.transcript_gaps",
+            "pipeline.intervals",
             "pipeline.roles",
             "pipeline.measures",
             "pipeline.evidence",

@@ -51,8 +51,8 @@ ACTIVITY_MARGIN_DB = 6.0
 Lower than :data:`FLOOR_MARGIN_DB`: at 15 dB a soft or breathy voice in a
 20 dB SNR room lost a quarter to a third of its speech (client share 0.04-0.08
 low) and a voice 10-16 dB above a phone line's hiss most of it; at 6 dB those
-errors fall by a third to nine tenths, while frames of noise alone above the
-floor stay near 1 % (docs/diarization.md, "Channel activity").
+share errors are 16-87 % smaller, while frames of noise alone above the floor
+stay near 1 % (docs/diarization.md, "Channel activity").
 """
 DOMINANCE_DB = 15.0
 """A channel holds the floor where it is at least this much louder than the other."""

@@ -11,7 +11,7 @@ versioned JSON document. The document functions are re-exported here;
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -177,8 +177,19 @@ def fill_transcript_gaps(
     """
     if diarization.model == CHANNEL_MODEL:
         return transcript
-    words = [w for segment in transcript.segments for w in segment.words]
-    gaps = untranscribed_speech(diarization.exclusive, words)
+    return _second_pass(audio, transcript, diarization.exclusive, options)
+
+
+def _second_pass(
+    audio: Audio, transcript: Transcript, speech: Sequence[Turn], options: SpeechOptions
+) -> Transcript:
+    """``transcript`` with the stretches of ``speech`` that hold no word transcribed again.
+
+    The language is the options' or, when words were heard, the transcript's
+    (a language detected on silence is not passed on).
+    """
+    words = transcript.words
+    gaps = untranscribed_speech(speech, words)
     if not gaps:
         return transcript
     extra = transcribe(
@@ -203,10 +214,11 @@ def transcribe_channels(
     it: about one transcription of the recording's speech in all; words are
     kept inside the kept audio (:func:`pipeline.channels.clip_words`). The channel
     with more speech goes first; when no language is set, the one detected
-    there is used for the other channel too. A channel's active stretches that
-    the speech detector skipped (a soft or breathy voice) are transcribed in a
-    second pass, as :func:`fill_transcript_gaps` does for a mix. The two
-    transcripts are merged with :func:`pipeline.channels.merge_channel_transcripts`.
+    there (from words) is used for the other channel too. A channel's active
+    stretches that the speech detector skipped (a soft or breathy voice) are
+    transcribed in a second pass, as :func:`fill_transcript_gaps` does for a
+    mix. The two transcripts are merged with
+    :func:`pipeline.channels.merge_channel_transcripts`.
     """
     runs = channel_activity(audio)
     order = sorted(range(2), key=lambda c: -sum(end - start for start, end in runs[c]))
@@ -219,23 +231,19 @@ def transcribe_channels(
             progress("transcribe", (step * total + done) / 2, total)
 
         heard = channel_audio(audio, channel, runs=runs[channel])
-        run = partial(
-            transcribe,
+        transcript = transcribe(
             heard,
             model=options.model,
+            language=language,
             device=options.device,
             compute_type=options.compute_type,
             cpu_threads=options.cpu_threads,
+            progress=report,
         )
-        transcript = run(language=language, progress=report)
-        language = language or transcript.language
-        words = [w for segment in transcript.segments for w in segment.words]
         active = [Turn(start, end, str(channel)) for start, end in runs[channel]]
-        gaps = untranscribed_speech(active, words)
-        if gaps:  # the second pass of fill_transcript_gaps, on this channel alone
-            again = run(language=language, speech_spans_s=gaps)
-            transcript = merge_words(transcript, again)
+        transcript = _second_pass(heard, transcript, active, replace(options, language=language))
         found[channel] = clip_words(transcript, runs[channel])
+        language = language or (found[channel].language if found[channel].words else None)
     return merge_channel_transcripts([found[0], found[1]])
 
 

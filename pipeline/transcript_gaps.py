@@ -116,7 +116,7 @@ def in_time_order(
     and the second filled), so a segment is cut wherever a word of another
     source starts in a pause between two of its words; one starting while a
     word is in progress (overlapped speech) leaves it whole. The pieces are
-    sorted by start (ties: the earlier source first). Every word stays in the
+    sorted by their first word's start (ties: the earlier source first). Every word stays in the
     piece of its own segment, so :func:`pipeline.attribute.build_utterances`
     gives utterances in time order.
     """
@@ -126,7 +126,9 @@ def in_time_order(
         others = sorted(x for k, xs in enumerate(starts) if k != number for x in xs)
         for index, segment in enumerate(segments):
             for part, piece in enumerate(_cut(segment, others)):
-                pieces.append((piece.start, number, index, part, piece))
+                # by its first word: Whisper's segment start can lie before it
+                start = piece.words[0].start if piece.words else piece.start
+                pieces.append((start, number, index, part, piece))
     pieces.sort(key=lambda row: row[:4])
     return tuple(piece for *_, piece in pieces)
 

@@ -174,10 +174,10 @@ BOUNDS: dict[str, dict[str, float]] = {
         "backchannel_precision": 0.55,
         "backchannel_recall": 0.55,
     },
-    "stereo": {
-        "interruption_precision": 0.75,
+    "stereo": {  # two stereo recordings, few events: a margin of one event each
+        "interruption_precision": 0.65,
         "interruption_recall": 0.45,
-        "terminal_not_interruption": 0.75,
+        "terminal_not_interruption": 0.5,
         "backchannel_precision": 0.85,
         "backchannel_recall": 0.85,
     },
