@@ -234,7 +234,8 @@ def run_analyze(args: argparse.Namespace) -> int:
 
 
 def _analyze(args: argparse.Namespace, *, existed: bool) -> int:
-    with imports_without_collection(enabled=getattr(args, "own_process", False)):
+    own_process = getattr(args, "own_process", False)
+    with interrupts_held(enabled=own_process), imports_without_collection(enabled=own_process):
         import faster_whisper  # noqa: F401 - imported here rather than in the first task
 
         from flows.analyze_session import run_session
@@ -409,7 +410,7 @@ def quick_teardown() -> None:
 
 def _run(args: argparse.Namespace) -> int:
     verbose = bool(getattr(args, "verbose", False))
-    interrupt_on_sigterm()
+    interrupt_on_signals()
     if not verbose:
         quiet_third_party_warnings()
     handlers = {
@@ -447,14 +448,54 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def interrupt_on_sigterm() -> None:
-    """SIGTERM ends a command like Ctrl-C: clean-up runs and Prefect's local server stops.
+@contextmanager
+def interrupts_held(*, enabled: bool) -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while torch, Prefect and the models import; interrupt after.
+
+    An interrupt in the middle of an import leaves half-initialised modules
+    behind: a later import of the same extension fails ("type ... is already
+    registered", reported as an internal error), a third-party ``except:``
+    around an optional import swallows it (the command ran on to the end), or
+    it comes back at exit (the process killed by the signal). Held, it takes
+    effect as ``KeyboardInterrupt`` once the imports are done, a few seconds
+    later; a second one interrupts at once. Only in the main thread of a
+    process that ends with its command.
+    """
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, _frame: FrameType | None) -> None:
+        if held:
+            raise KeyboardInterrupt
+        held.append(signum)
+
+    previous = {signum: signal.signal(signum, hold) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if held:
+        raise KeyboardInterrupt
+
+
+def interrupt_on_signals() -> None:
+    """SIGTERM and Ctrl-C (SIGINT) end a command at once: clean-up runs, the local server stops.
 
     By default SIGTERM kills the process at once, skipping every ``finally`` and
     ``atexit`` hook: the local Prefect server would be left running, orphaned.
+    SIGINT gets the same handler because ``asyncio.run``, which Prefect calls
+    in the main thread, swaps Python's default SIGINT handler for one that
+    only cancels the running task: a Ctrl-C there could be swallowed (the
+    command ran on to the end) or come back after the clean-up as a second
+    interrupt (the process killed by the signal, exit -2). asyncio leaves a
+    handler of our own in place.
     """
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
 
 
 def _one_line(error: BaseException) -> str:

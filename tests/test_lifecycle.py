@@ -499,3 +499,45 @@ def test_prefect_server_and_worker_stop_everything_on_sigterm(tmp_path: Path, ma
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         kill_all(server_marker)
+
+
+# ---------------------------------------------------------- interrupts during the imports
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_during_the_imports_takes_effect_when_they_are_done(
+    signum: signal.Signals,
+) -> None:
+    from cli.main import interrupts_held
+
+    before = signal.getsignal(signum)
+    finished = []
+    with pytest.raises(KeyboardInterrupt), interrupts_held(enabled=True):
+        os.kill(os.getpid(), signum)
+        time.sleep(0.05)  # the handler has run by now: nothing was raised here
+        finished.append(True)
+    assert finished == [True]
+    assert signal.getsignal(signum) is before
+
+
+def test_a_second_interrupt_during_the_imports_takes_effect_at_once() -> None:
+    from cli.main import interrupts_held
+
+    reached = []
+    with pytest.raises(KeyboardInterrupt), interrupts_held(enabled=True):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        reached.append("first held")
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        reached.append("second held too")
+    assert reached == ["first held"]
+
+
+def test_interrupts_are_not_held_when_disabled() -> None:
+    from cli.main import interrupts_held
+
+    with pytest.raises(KeyboardInterrupt), interrupts_held(enabled=False):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        pytest.fail("not interrupted")
