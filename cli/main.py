@@ -453,10 +453,10 @@ def interrupts_held(*, enabled: bool) -> Iterator[None]:
     """Hold Ctrl-C and SIGTERM while torch, Prefect and the models import; interrupt after.
 
     An interrupt in the middle of an import leaves half-initialised modules
-    behind: a later import of the same extension fails ("type ... is already
-    registered", reported as an internal error), a third-party ``except:``
-    around an optional import swallows it (the command ran on to the end), or
-    it comes back at exit (the process killed by the signal). Held, it takes
+    behind: a later import of the same extension then fails ("type ... is
+    already registered", reported as an internal error). Interrupts landing
+    in imports were also seen to be lost (the command ran on to the end) and
+    to end the process by the signal after the clean-up. Held, it takes
     effect as ``KeyboardInterrupt`` once the imports are done, a few seconds
     later; a second one interrupts at once. Only in the main thread of a
     process that ends with its command.
