@@ -96,8 +96,7 @@ def merge_words(transcript: Transcript, extra: Transcript) -> Transcript:
     for segment in extra.segments:
         kept = tuple(w for w in segment.words if new(w))
         if kept:
-            text = " ".join(w.text for w in kept)
-            added.append(TranscriptSegment(kept[0].start, kept[-1].end, text, kept))
+            added.append(_segment_of(kept))
     return Transcript(
         language=transcript.language,
         language_probability=transcript.language_probability,
@@ -144,12 +143,12 @@ def _cut(segment: TranscriptSegment, other_starts: Sequence[float]) -> list[Tran
     ]
     if not cuts:
         return [segment]
-    return [
-        TranscriptSegment(
-            words[a].start, words[b - 1].end, " ".join(w.text for w in words[a:b]), words[a:b]
-        )
-        for a, b in itertools.pairwise([0, *cuts, len(words)])
-    ]
+    return [_segment_of(words[a:b]) for a, b in itertools.pairwise([0, *cuts, len(words)])]
+
+
+def _segment_of(words: tuple[Word, ...]) -> TranscriptSegment:
+    """A segment of ``words`` (not empty): their span, their texts joined by spaces."""
+    return TranscriptSegment(words[0].start, words[-1].end, " ".join(w.text for w in words), words)
 
 
 def coverage_warning(share: float | None) -> str | None:
