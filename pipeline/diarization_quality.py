@@ -12,7 +12,11 @@ no sign of it. This module looks for the signs after pyannote has run:
   (``short_turn_fraction``);
 * two clustering strategies on the *same* embeddings disagreeing about who
   spoke when (``agreement``): pyannote's agglomerative clustering and a
-  two-means clustering of the unit-normalised embeddings.
+  two-means clustering of the unit-normalised embeddings;
+* a voice beyond the expected two (``extra_voice_share``): the same
+  agglomerative clustering, allowed one speaker more, sets a third voice
+  apart (an introduction, an interpreter, a relative in the room), whose
+  speech the two-speaker result counts as the counselor's or the client's.
 
 Once the transcript exists, the share of its words that lie where the
 diarization heard no voice (``words_outside_speech``, :func:`with_transcript_measure`)
@@ -65,6 +69,9 @@ MAX_OVERLAP_FRACTION = 0.25
 """Above this share of speech heard as two voices at once, overlap counts are not credible."""
 MIN_AGREEMENT = 0.80
 """Below this fraction of speech attributed alike by both clusterings, they disagree."""
+MAX_EXTRA_VOICE_SHARE = 0.05
+"""Above this share of the talk time given to a voice beyond the expected ones, the talk
+shares are not those of the two parties."""
 MIN_SILHOUETTE_GAIN = 0.02
 """The alternative clustering replaces the pipeline's only when it separates this much better."""
 GRID_S = 0.01
@@ -76,6 +83,10 @@ ACTION_CHANNEL = (
 )
 ACTION_ENROLL = "give a voice sample of the counselor with --enroll"
 ACTION_CHECK = "check the recording (one voice only, or very poor audio?)"
+ACTION_MORE_SPEAKERS = (
+    "if more people speak, analyze with --min-speakers 2 --max-speakers 3 so that their "
+    "speech is set apart, or cut the recording to the two parties' conversation"
+)
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,18 @@ def top_share(turns: Sequence[Turn]) -> float:
     shares = sorted(speaker_shares(turns).values(), reverse=True)[:2]
     total = sum(shares)
     return shares[0] / total if total > 0 else 1.0
+
+
+def extra_voice_share(turns: Sequence[Turn], *, expected: int) -> float:
+    """Share of the talk time of every speaker beyond the ``expected`` ones with the most talk.
+
+    0 when there are no more than ``expected`` speakers.
+
+    >>> extra_voice_share([Turn(0.0, 8.0, "A"), Turn(8.0, 9.0, "B"), Turn(9.0, 10.0, "C")], expected=2)
+    0.1
+    """
+    shares = sorted(speaker_shares(turns).values(), reverse=True)
+    return float(sum(shares[expected:]))
 
 
 def short_turn_fraction(turns: Sequence[Turn], *, short_turn_s: float = SHORT_TURN_S) -> float:
@@ -244,6 +267,7 @@ def quality_measures(
     silhouette: float = float("nan"),
     merged_local: float = float("nan"),
     overlap: float = float("nan"),
+    extra_voice: float = float("nan"),
 ) -> dict[str, float]:
     """The numbers the rules look at, rounded to 3 decimals; unknown (nan) ones are left out.
 
@@ -258,6 +282,7 @@ def quality_measures(
         "silhouette": silhouette,
         "merged_local": merged_local,
         "overlap_fraction": overlap,
+        "extra_voice_share": extra_voice,
     }
     return {k: round(v, 3) for k, v in measures.items() if np.isfinite(v)}
 
@@ -271,6 +296,7 @@ def quality_cues(
     max_short_turn_fraction: float = MAX_SHORT_TURN_FRACTION,
     max_overlap_fraction: float = MAX_OVERLAP_FRACTION,
     min_agreement: float = MIN_AGREEMENT,
+    max_extra_voice_share: float = MAX_EXTRA_VOICE_SHARE,
 ) -> tuple[str, ...]:
     """The cues that fire on ``measures``, each a sentence ending in what the user can do.
 
@@ -287,6 +313,7 @@ def quality_cues(
             "short_turn_fraction",
             "agreement",
             "overlap_fraction",
+            "extra_voice_share",
         )
     }
     cues: list[str] = []
@@ -320,6 +347,12 @@ def quality_cues(
         cues.append(
             f"two ways of grouping the voices agree on only {measures['agreement']:.0%} of "
             f"the speech: {ACTION_ENROLL}, or {ACTION_CHANNEL}"
+        )
+    if measures["extra_voice_share"] > max_extra_voice_share:
+        cues.append(
+            f"another voice seems to speak for {measures['extra_voice_share']:.0%} of the talk "
+            f"time (an introduction, an interpreter, another person in the room?), which the "
+            f"talk shares count as the counselor's or the client's: {ACTION_MORE_SPEAKERS}"
         )
     return tuple(cues)
 
@@ -355,10 +388,14 @@ def choose(
     alternative: Candidate | None,
     *,
     expect_dialogue: bool = True,
+    extra_voice: float = float("nan"),
 ) -> tuple[Candidate, DiarizationQuality]:
     """Check ``primary``; when a cue fires, keep ``alternative`` if it is better supported.
 
-    ``tried`` in the result names every clustering looked at, the kept one last.
+    ``extra_voice`` is the :func:`extra_voice_share` of a clustering allowed one
+    speaker more (nan when not tried); like ``agreement`` it belongs to the
+    recording, not to either candidate. ``tried`` in the result names every
+    clustering looked at, the kept one last.
     """
     agreed = agreement(primary.exclusive, alternative.exclusive) if alternative else float("nan")
 
@@ -370,6 +407,7 @@ def choose(
             silhouette=candidate.silhouette,
             merged_local=candidate.merged_local,
             overlap=overlap_fraction(candidate.turns),
+            extra_voice=extra_voice,
         )
 
     first = judge(measures_of(primary), tried=(primary.name,), expect_dialogue=expect_dialogue)
@@ -553,7 +591,10 @@ def check_pyannote(
 
     The pipeline's own clustering is reproduced exactly ("agglomerative"); the
     alternative is two-means on the same embeddings with the expected number
-    of speakers ("two-means"), tried only when that number is known.
+    of speakers ("two-means"), tried only when that number is known. When it
+    is, the agglomerative clustering is also run allowing one speaker more
+    (its distance threshold decides whether to use it), for
+    :func:`extra_voice_share`.
 
     Returns
     -------
@@ -576,10 +617,23 @@ def check_pyannote(
     train, _, _ = pipeline.clustering.filter_embeddings(
         artifacts.captured["embeddings"], segmentations=artifacts.captured["segmentation"]
     )
+    extra_voice = float("nan")
     if expected is not None and expected >= 2 and train.shape[0] > expected:
         labels = two_means_labels(np.asarray(train, dtype=np.float64), clusters=expected)
         alternative = _candidate(pipeline, artifacts, "two-means", labels, **options)
-    kept, quality = choose(primary, alternative, expect_dialogue=expected == 2)
+        wider = _candidate(
+            pipeline,
+            artifacts,
+            "agglomerative, one more speaker allowed",
+            None,
+            num_speakers=None,
+            min_speakers=expected,
+            max_speakers=expected + 1,
+        )
+        extra_voice = extra_voice_share(wider.exclusive, expected=expected)
+    kept, quality = choose(
+        primary, alternative, expect_dialogue=expected == 2, extra_voice=extra_voice
+    )
     return quality, (None if kept is primary else (kept.turns, kept.exclusive))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from bench.degraded import share_error
 from bench.stereo import phone_line, similar_voices
+from bench.third_voice import REALISTIC_SETS, clear_speech, dialogues, with_added_voice
 from cli.main import main
 from pipeline.accuracy import read_rttm
 from pipeline.audio import load_audio
@@ -23,6 +25,7 @@ from pipeline.diarization_quality import (
     centroid_similarity,
     choose,
     diarization_block,
+    extra_voice_share,
     judge,
     merged_local_fraction,
     overlap_fraction,
@@ -42,6 +45,7 @@ from pipeline.types import Audio, AudioInfo, ChannelDecision, Diarization, Diari
 from tests.conftest import FIXTURES
 
 A, B = "SPEAKER_00", "SPEAKER_01"
+REALISTIC = REALISTIC_SETS[0]
 
 
 def alternating(durations: list[tuple[str, float]], gap_s: float = 0.0) -> tuple[Turn, ...]:
@@ -143,6 +147,7 @@ def test_clean_measures_raise_no_cue() -> None:
         ("short_turn_fraction", 0.51, "51% of the turns are shorter than 0.5 s"),
         ("agreement", 0.79, "agree on only 79% of the speech"),
         ("overlap_fraction", 0.26, "26% of the speech is heard as two voices at once"),
+        ("extra_voice_share", 0.06, "another voice seems to speak for 6% of the talk time"),
     ],
 )
 def test_each_cue_fires_past_its_threshold_and_says_what_to_do(
@@ -151,7 +156,8 @@ def test_each_cue_fires_past_its_threshold_and_says_what_to_do(
     cues = quality_cues({**GOOD, key: value})
     assert len(cues) == 1
     assert words in cues[0]
-    assert any(action in cues[0] for action in ("--counselor-channel", "--enroll", "check the"))
+    actions = ("--counselor-channel", "--enroll", "check the", "--max-speakers 3")
+    assert any(action in cues[0] for action in actions)
     assert judge({**GOOD, key: value}).level == "doubtful"
 
 
@@ -162,6 +168,7 @@ def test_each_cue_fires_past_its_threshold_and_says_what_to_do(
         ("centroid_similarity", 0.75),
         ("short_turn_fraction", 0.5),
         ("overlap_fraction", 0.25),
+        ("extra_voice_share", 0.05),
     ],
 )
 def test_thresholds_themselves_do_not_fire(key: str, value: float) -> None:
@@ -175,6 +182,31 @@ def test_two_cues_are_poor_and_a_lone_speaker_in_a_dialogue_is_poor() -> None:
     assert "only one voice" in lone.cues[0]
     # without a dialogue expected, a lone speaker and a big share are no cue
     assert judge({**GOOD, "speakers": 1.0, "top_share": 1.0}, expect_dialogue=False).level == "good"
+
+
+def test_extra_voice_share_is_the_talk_beyond_the_expected_speakers() -> None:
+    three = alternating([(A, 6.0), (B, 3.0), ("SPEAKER_02", 1.0)])
+    assert extra_voice_share(three, expected=2) == pytest.approx(0.1)
+    assert extra_voice_share(three, expected=3) == 0.0
+    four = (*three, Turn(10.0, 12.0, "SPEAKER_03"))
+    assert extra_voice_share(four, expected=2) == pytest.approx(3 / 12)
+    assert extra_voice_share(alternating([(A, 2.0), (B, 1.0)]), expected=2) == 0.0
+    assert extra_voice_share((), expected=2) == 0.0
+
+
+def test_an_extra_voice_makes_a_clean_two_speaker_result_doubtful() -> None:
+    """The measure belongs to the recording: it is judged on whichever candidate is kept."""
+    turns = alternating([(A, 3.0), (B, 2.0)] * 4)
+    primary = candidate("agglomerative", turns, similarity=0.4, separation=0.7)
+    kept, quality = choose(primary, None, extra_voice=0.18)
+    assert kept is primary
+    assert quality.level == "doubtful"
+    assert quality.measures["extra_voice_share"] == 0.18
+    assert "another voice seems to speak for 18%" in quality.cues[0]
+    assert "--min-speakers 2 --max-speakers 3" in quality.cues[0]
+    _, unchecked = choose(primary, None)
+    assert "extra_voice_share" not in unchecked.measures
+    assert unchecked.level == "good"
 
 
 def test_missing_measures_never_fire() -> None:
@@ -386,3 +418,39 @@ def test_the_real_call_over_a_phone_line_is_never_confidently_wrong(sample_dir: 
     else:
         assert found.quality.cues
         assert found.quality.tried[:2] == ("agglomerative", "two-means")
+
+
+@pytest.mark.slow
+def test_a_third_voice_in_a_two_party_session_makes_the_verdict_inconclusive() -> None:
+    """A neural-voice dialogue with a voice from another dialogue taking turns in it
+    (about 20 % of the talk): the two-speaker diarization counts that voice as one of
+    the parties, so the check must say so, and the verdict cannot be confident."""
+    dev, heldout = dialogues([REALISTIC]), dialogues([REALISTIC.with_name("realistic_heldout")])
+    session = next(d for d in dev if d.name == "kokoro_drinking")
+    lender = next(d for d in heldout if d.name == "kokoro_exercise")
+    pieces = clear_speech(lender)["af_nicole"]
+    samples, added = with_added_voice(
+        session, pieces, share=0.2, placement="party", rng=random.Random(0)
+    )
+    assert 0.18 <= added <= 0.3
+    found = diarize(_audio(samples), device="cpu")
+    quality = found.quality
+    assert quality is not None
+    assert quality.measures["extra_voice_share"] > 0.1, quality
+    assert quality.level in ("doubtful", "poor")
+    assert any("another voice" in cue and "--max-speakers 3" in cue for cue in quality.cues)
+    scored = score(found.turns, (), duration_s=len(samples) / 16_000, quality=quality)
+    assert scored.evidence.client_led == "inconclusive"
+    # the session without the added voice: no voice beyond the two parties
+    alone = diarize(_audio(session.samples), device="cpu").quality
+    assert alone is not None
+    assert alone.measures["extra_voice_share"] == 0.0
+
+
+@pytest.mark.slow
+def test_three_voices_analyzed_as_a_dialogue_are_flagged() -> None:
+    """The espeak three-person fixture with the default two speakers expected."""
+    found = diarize(load_audio(FIXTURES / "dialogue_three_speakers.wav"), device="cpu")
+    assert found.quality is not None
+    assert found.quality.measures["extra_voice_share"] > 0.15
+    assert found.quality.level != "good"
