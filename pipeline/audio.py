@@ -40,6 +40,10 @@ TRUNCATION_TOLERANCE = 0.9
 """A file whose decodable audio is shorter than this fraction of its declared duration is truncated."""
 MIN_SAMPLE_RATE_HZ = 4000
 """Below this a recording cannot hold intelligible speech (telephone audio is 8 kHz)."""
+ANTI_PHASE_CORRELATION = -0.5
+"""A channel correlated below this with the first carries the same sound in opposite polarity."""
+_CORRELATION_BLOCK = 1 << 20
+"""Samples per block when correlating channels (keeps the float64 sums off a whole-file copy)."""
 _WAV_UNKNOWN_SIZES = (0, 0xFFFFFFFF)
 """``data`` chunk sizes that streaming writers put in a WAV header when the length is unknown."""
 
@@ -301,6 +305,50 @@ def is_silent(
     return bool(20 * np.log10(max(loudest, 1e-10)) < silence_dbfs)
 
 
+def channel_correlation(first: npt.NDArray[np.float32], second: npt.NDArray[np.float32]) -> float:
+    """Pearson correlation of two equally long channels (0 when either is constant).
+
+    Summed in float64 over blocks, so a long recording is neither copied whole
+    nor summed with float32's rounding.
+    """
+    n = len(first)
+    sums = np.zeros(5)  # x, y, xx, yy, xy
+    for start in range(0, n, _CORRELATION_BLOCK):
+        x = first[start : start + _CORRELATION_BLOCK].astype(np.float64)
+        y = second[start : start + _CORRELATION_BLOCK].astype(np.float64)
+        sums += (x.sum(), y.sum(), x @ x, y @ y, x @ y)
+    if n == 0:
+        return 0.0
+    sx, sy, sxx, syy, sxy = sums
+    variance_x, variance_y = sxx - sx * sx / n, syy - sy * sy / n
+    if variance_x <= 0 or variance_y <= 0:
+        return 0.0
+    return float((sxy - sx * sy / n) / math.sqrt(variance_x * variance_y))
+
+
+def downmix(channel_samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """The mono mix the models hear: the mean of the channels.
+
+    A channel that carries the first channel's sound in opposite polarity
+    (correlation below :data:`ANTI_PHASE_CORRELATION`: a miswired balanced
+    line, some "stereo widening" and phone-patch exports) is flipped before
+    averaging; otherwise the two cancel and a recording full of speech mixes
+    down to near silence. A mono file's mix is its one channel, shared rather
+    than copied.
+    """
+    if channel_samples.shape[0] == 1:
+        return channel_samples[0]
+    first = channel_samples[0]
+    mixed = first.copy()
+    for channel in channel_samples[1:]:
+        if channel_correlation(first, channel) < ANTI_PHASE_CORRELATION:
+            mixed -= channel
+        else:
+            mixed += channel
+    mixed /= channel_samples.shape[0]
+    return mixed
+
+
 def _truncated(name: str, decodable_s: float, declared_s: float) -> CorruptAudioError:
     return CorruptAudioError(
         f"{name}: file is truncated: only {format_duration(decodable_s)} of the declared "
@@ -430,11 +478,7 @@ def load_audio(
         raise TooShortError(
             f"{name}: recording lasts {info.duration_s:.2f} s; at least {min_duration_s:g} s is needed"
         )
-    # a mono file's mix is its one channel: share it rather than hold the recording twice
-    if channel_samples.shape[0] == 1:
-        samples = channel_samples[0]
-    else:
-        samples = channel_samples.mean(axis=0).astype(np.float32, copy=False)
+    samples = downmix(channel_samples)
     if is_silent(samples, silence_dbfs=silence_dbfs):
         raise SilentAudioError(
             f"{name}: recording is silent (no sound above {silence_dbfs:g} dBFS)"

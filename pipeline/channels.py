@@ -22,6 +22,7 @@ import librosa
 import numpy as np
 import numpy.typing as npt
 
+from pipeline.audio import channel_correlation
 from pipeline.errors import DiarizationError
 from pipeline.transcript_gaps import in_time_order
 from pipeline.types import CHANNEL_LABELS as CHANNEL_LABELS  # noqa: PLC0414 (re-exported)
@@ -355,20 +356,6 @@ def exclusive_turns(
     return tuple(sorted(result, key=lambda t: (t.start, t.end)))
 
 
-def _correlation(channels: npt.NDArray[np.float32], *, block: int = 1 << 20) -> float:
-    """Pearson correlation of the two waveforms, in blocks (0 when either is constant)."""
-    n = channels.shape[1]
-    sums = np.zeros(5)
-    for start in range(0, n, block):
-        a = channels[0, start : start + block].astype(np.float64)
-        b = channels[1, start : start + block].astype(np.float64)
-        sums += (a.sum(), b.sum(), (a * a).sum(), (b * b).sum(), (a * b).sum())
-    sa, sb, saa, sbb, sab = sums
-    cov = sab - sa * sb / n
-    var = (saa - sa * sa / n) * (sbb - sb * sb / n)
-    return float(cov / np.sqrt(var)) if var > 0 else 0.0
-
-
 def channel_evidence(
     audio: Audio,
     *,
@@ -406,7 +393,7 @@ def channel_evidence(
     frames = max(int(anywhere.sum()), 1)
     dominant = left | right
     evidence = {
-        "correlation": _correlation(audio.channel_samples[:2]),
+        "correlation": channel_correlation(audio.channel_samples[0], audio.channel_samples[1]),
         "left_peak_dbfs": float(levels[0].max()),
         "right_peak_dbfs": float(levels[1].max()),
         "sound_s": float(anywhere.sum() * frame_s),

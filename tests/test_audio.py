@@ -9,8 +9,10 @@ import av
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipeline.audio import file_sha256, is_silent, load_audio
+from pipeline.audio import channel_correlation, downmix, file_sha256, is_silent, load_audio
 from pipeline.errors import (
     AudioError,
     CorruptAudioError,
@@ -83,6 +85,50 @@ def test_stereo_channels_are_kept_and_mixed(tmp_path: Path) -> None:
     np.testing.assert_allclose(audio.channel_samples[0], left, atol=1e-4)
     np.testing.assert_allclose(audio.channel_samples[1], 0.0, atol=1e-4)
     np.testing.assert_allclose(audio.samples, left / 2, atol=1e-4)
+
+
+def test_stereo_in_opposite_polarity_mixes_to_the_sound_not_to_silence(tmp_path: Path) -> None:
+    """A miswired line or a "widened" export: the right channel is the left inverted."""
+    voice = tone(2.0, frequency_hz=200)
+    path = write_wav(tmp_path / "inverted.wav", np.stack([voice, -voice]))
+    audio = load_audio(path)  # the plain mean is silence and was rejected as such
+    np.testing.assert_allclose(audio.samples, voice, atol=1e-4)
+    assert not is_silent(audio.samples)
+
+
+def test_downmix_exact_values() -> None:
+    left = np.array([1.0, -1.0, 1.0, -1.0], dtype=np.float32)
+    right = np.array([0.5, 0.5, -0.5, -0.5], dtype=np.float32)  # uncorrelated with left
+    np.testing.assert_array_equal(downmix(np.stack([left, right])), [0.75, -0.25, 0.25, -0.75])
+    # opposite polarity: flipped, then averaged
+    np.testing.assert_array_equal(
+        downmix(np.stack([left, -0.5 * left])), [0.75, -0.75, 0.75, -0.75]
+    )
+    # a mono recording's mix is its channel itself, not a copy
+    mono = left[None]
+    assert np.shares_memory(downmix(mono), mono)
+    assert channel_correlation(left, right) == 0.0
+    assert channel_correlation(left, -left) == pytest.approx(-1.0)
+    assert channel_correlation(left, np.zeros(4, dtype=np.float32)) == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(min_value=2, max_value=4),
+    st.integers(min_value=0, max_value=2**31 - 1),
+)
+def test_downmix_is_the_mean_unless_a_channel_is_inverted(channels: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    samples = rng.normal(size=(channels, 400)).astype(np.float32)
+    mixed = downmix(samples)
+    # independent noise channels correlate far above -0.5: the plain mean
+    np.testing.assert_allclose(mixed, samples.mean(axis=0), atol=1e-6)
+    # any channel replaced by the first one inverted is flipped back
+    samples[-1] = -samples[0]
+    flipped = downmix(samples)
+    expected = (samples[:-1].sum(axis=0) + samples[0]) / channels
+    np.testing.assert_allclose(flipped, expected, atol=1e-6)
+    assert np.sqrt(np.mean(flipped**2)) >= np.sqrt(np.mean(samples[0] ** 2)) / channels
 
 
 def test_resampling_from_44k1(tmp_path: Path) -> None:
