@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.types import SAMPLE_RATE_HZ, Audio, AudioInfo
+from pipeline.types import SAMPLE_RATE_HZ, Audio, AudioInfo, Turn
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 REALISTIC_SETS = (
@@ -74,6 +74,11 @@ class Dialogue:
     def speech_s(self) -> float:
         return float(sum(s["end"] - s["start"] for s in self.truth["segments"]))
 
+    @property
+    def reference(self) -> tuple[Turn, ...]:
+        """The planted segments as turns of the two roles."""
+        return tuple(Turn(s["start"], s["end"], s["role"]) for s in self.truth["segments"])
+
     def speech_rms(self) -> float:
         pieces = [_cut(self.samples, s["start"], s["end"]) for s in self.truth["segments"]]
         return _rms(np.concatenate(pieces))
@@ -90,6 +95,8 @@ class Recording:
     added_voice: str | None
     added_share: float
     """Share of the talk time that is the added voice (0 for an original)."""
+    reference: tuple[Turn, ...]
+    """The two parties' planted turns, moved to where they lie in ``samples``."""
 
 
 def _cut(samples: Samples, start_s: float, end_s: float) -> Samples:
@@ -146,13 +153,14 @@ def with_added_voice(
     share: float,
     placement: str,
     rng: random.Random,
-) -> tuple[Samples, float]:
+) -> tuple[Samples, float, tuple[Turn, ...]]:
     """``dialogue`` with ``pieces`` of another voice added until they hold ``share`` of the talk.
 
     Pieces are scaled to the dialogue's speech level and reused in turn if
     too few. ``placement`` ``"intro"`` puts them all before the dialogue;
     ``"party"`` puts one after each of randomly chosen turn ends. Returns the
-    samples and the added voice's actual share of the talk time.
+    samples, the added voice's actual share of the talk time and the two
+    parties' planted turns moved to where they now lie.
     """
     if placement not in PLACEMENTS:
         raise ValueError(f"placement {placement!r}: use one of {PLACEMENTS}")
@@ -168,21 +176,28 @@ def with_added_voice(
         index += 1
     gap = np.zeros(round(GAP_S * SAMPLE_RATE_HZ), dtype=np.float32)
     if placement == "intro":
-        parts = [part for piece in chosen for part in (piece, gap)]
-        samples = np.concatenate([*parts, dialogue.samples])
+        at = [0.0]
+        inserts = [np.concatenate([part for piece in chosen for part in (piece, gap)])]
     else:
         ends = sorted({s["end"] for s in dialogue.truth["segments"]})[:-1]
         at = sorted(rng.sample(ends, min(len(chosen), len(ends))))
-        parts, previous = [], 0
-        for end_s, piece in zip(at, chosen, strict=False):
-            cut = round(end_s * SAMPLE_RATE_HZ)
-            parts += [dialogue.samples[previous:cut], gap, piece, gap]
-            previous = cut
-        parts.append(dialogue.samples[previous:])
-        used = chosen[: len(at)]
-        added_s = sum(len(piece) for piece in used) / SAMPLE_RATE_HZ
-        samples = np.concatenate(parts)
-    return samples.astype(np.float32), added_s / (added_s + dialogue.speech_s)
+        inserts = [np.concatenate([gap, piece, gap]) for piece in chosen[: len(at)]]
+        added_s = sum(len(piece) for piece in chosen[: len(at)]) / SAMPLE_RATE_HZ
+    parts, previous = [], 0
+    for at_s, insert in zip(at, inserts, strict=True):
+        cut = round(at_s * SAMPLE_RATE_HZ)
+        parts += [dialogue.samples[previous:cut], insert]
+        previous = cut
+    parts.append(dialogue.samples[previous:])
+    samples = np.concatenate(parts).astype(np.float32)
+
+    def moved(t_s: float) -> float:
+        """Where time ``t_s`` of the dialogue lies once the inserts are in."""
+        before = sum(len(insert) for at_s, insert in zip(at, inserts, strict=True) if at_s <= t_s)
+        return round(t_s + before / SAMPLE_RATE_HZ, 3)
+
+    reference = tuple(Turn(moved(t.start), moved(t.end), t.speaker) for t in dialogue.reference)
+    return samples, added_s / (added_s + dialogue.speech_s), reference
 
 
 def recordings(dialogue_list: Sequence[Dialogue], *, seed: int = 7) -> Iterator[Recording]:
@@ -198,18 +213,18 @@ def recordings(dialogue_list: Sequence[Dialogue], *, seed: int = 7) -> Iterator[
     }
     rng = random.Random(seed)
     for dialogue in dialogue_list:
-        yield Recording(dialogue.name, dialogue.samples, "none", None, 0.0)
+        yield Recording(dialogue.name, dialogue.samples, "none", None, 0.0, dialogue.reference)
         candidates = sorted(v for v in lenders if v not in dialogue.voices)
         for placement in PLACEMENTS:
             for share in SHARES:
                 voice = rng.choice(candidates)
                 pieces = list(lenders[voice])
                 rng.shuffle(pieces)
-                samples, added = with_added_voice(
+                samples, added, reference = with_added_voice(
                     dialogue, pieces, share=share, placement=placement, rng=rng
                 )
                 name = f"{dialogue.name} + {voice} ({placement}, {share:.0%})"
-                yield Recording(name, samples, placement, voice, round(added, 3))
+                yield Recording(name, samples, placement, voice, round(added, 3), reference)
 
 
 def mono_audio(name: str, samples: Samples) -> Audio:
@@ -220,8 +235,29 @@ def mono_audio(name: str, samples: Samples) -> Audio:
     return Audio(info, samples, samples[None])
 
 
+def party_share_error(reference: Sequence[Turn], found: Sequence[Turn]) -> float:
+    """Talk-share error of the two parties alone: speakers the optimal mapping leaves
+    unmatched (an extra voice set apart) are dropped, the rest compared by
+    :func:`bench.degraded.share_error`."""
+    from pyannote.core import Annotation, Segment
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    from bench.degraded import share_error
+
+    def annotation(turns: Sequence[Turn]) -> Annotation:
+        result = Annotation()
+        for index, turn in enumerate(turns):
+            result[Segment(turn.start, turn.end), index] = turn.speaker
+        return result
+
+    mapping = DiarizationErrorRate().optimal_mapping(annotation(reference), annotation(found))
+    return float(share_error(reference, [t for t in found if t.speaker in mapping]))
+
+
 def measure(recording: Recording, *, cache_dir: Path | None = None) -> dict[str, Any]:
-    """The default diarization's check on ``recording`` (cached by content when asked)."""
+    """The default diarization's check on ``recording`` and the parties' share error; for a
+    recording with an added voice also the share error with one speaker more allowed
+    (``--min-speakers 2 --max-speakers 3``). Cached by content when asked."""
     from pipeline.diarize import diarize
 
     key = hashlib.sha256(recording.samples.tobytes()).hexdigest()[:16]
@@ -229,13 +265,18 @@ def measure(recording: Recording, *, cache_dir: Path | None = None) -> dict[str,
     if cached is not None and cached.exists():
         result: dict[str, Any] = json.loads(cached.read_text())
         return result
-    quality = diarize(mono_audio(recording.name, recording.samples), device="cpu").quality
-    assert quality is not None
+    audio = mono_audio(recording.name, recording.samples)
+    found = diarize(audio, device="cpu")
+    assert found.quality is not None
     result = {
-        "level": quality.level,
-        "cues": list(quality.cues),
-        "measures": dict(quality.measures),
+        "level": found.quality.level,
+        "cues": list(found.quality.cues),
+        "measures": dict(found.quality.measures),
+        "share_error": round(party_share_error(recording.reference, found.exclusive), 3),
     }
+    if recording.added_voice is not None:
+        wider = diarize(audio, device="cpu", num_speakers=None, min_speakers=2, max_speakers=3)
+        result["share_error_3"] = round(party_share_error(recording.reference, wider.exclusive), 3)
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_text(json.dumps(result))
@@ -256,6 +297,8 @@ def row(recording: Recording, result: Mapping[str, Any]) -> dict[str, Any]:
         "extra_voice_share": result["measures"].get("extra_voice_share"),
         "level": result["level"],
         "other cues": len(others),
+        "share error": result["share_error"],
+        "share error, up to 3 speakers": result.get("share_error_3"),
     }
 
 
@@ -269,14 +312,24 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         groups.setdefault(kind, []).append(r)
     lines = [
         "| recordings | n | extra voice found | confident before the cue (no other cue) | "
-        "confident now (level good) |",
-        "|---|---|---|---|---|",
+        "confident now (level good) | parties' share error, mean (largest) | "
+        "the same with up to 3 speakers |",
+        "|---|---|---|---|---|---|---|",
     ]
+
+    def errors(members: Sequence[Mapping[str, Any]], key: str) -> str:
+        values = [m[key] for m in members if m.get(key) is not None]
+        return f"{np.mean(values):.3f} ({max(values):.3f})" if values else "—"
+
     for kind, members in groups.items():
         found = sum((m["extra_voice_share"] or 0.0) > MAX_EXTRA_VOICE_SHARE for m in members)
         before = sum(m["other cues"] == 0 for m in members)
         now = sum(m["level"] == "good" for m in members)
-        lines.append(f"| {kind} | {len(members)} | {found} | {before} | {now} |")
+        lines.append(
+            f"| {kind} | {len(members)} | {found} | {before} | {now} | "
+            f"{errors(members, 'share error')} | "
+            f"{errors(members, 'share error, up to 3 speakers')} |"
+        )
     return lines
 
 

@@ -336,9 +336,9 @@ def downmix(channel_samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]
     down to near silence. A mono file's mix is its one channel, shared rather
     than copied.
     """
+    first: npt.NDArray[np.float32] = channel_samples[0]
     if channel_samples.shape[0] == 1:
-        return channel_samples[0]
-    first = channel_samples[0]
+        return first
     mixed = first.copy()
     for channel in channel_samples[1:]:
         if channel_correlation(first, channel) < ANTI_PHASE_CORRELATION:

@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 
 from bench.degraded import share_error
 from bench.stereo import phone_line, similar_voices
-from bench.third_voice import REALISTIC_SETS, clear_speech, dialogues, with_added_voice
+from bench.third_voice import (
+    REALISTIC_SETS,
+    clear_speech,
+    dialogues,
+    party_share_error,
+    with_added_voice,
+)
 from cli.main import main
 from pipeline.accuracy import read_rttm
 from pipeline.audio import load_audio
@@ -429,7 +435,7 @@ def test_a_third_voice_in_a_two_party_session_makes_the_verdict_inconclusive() -
     session = next(d for d in dev if d.name == "kokoro_drinking")
     lender = next(d for d in heldout if d.name == "kokoro_exercise")
     pieces = clear_speech(lender)["af_nicole"]
-    samples, added = with_added_voice(
+    samples, added, reference = with_added_voice(
         session, pieces, share=0.2, placement="party", rng=random.Random(0)
     )
     assert 0.18 <= added <= 0.3
@@ -441,6 +447,13 @@ def test_a_third_voice_in_a_two_party_session_makes_the_verdict_inconclusive() -
     assert any("another voice" in cue and "--max-speakers 3" in cue for cue in quality.cues)
     scored = score(found.turns, (), duration_s=len(samples) / 16_000, quality=quality)
     assert scored.evidence.client_led == "inconclusive"
+    # what the cue advises, one speaker more allowed, sets the voice apart
+    wider = diarize(
+        _audio(samples), device="cpu", num_speakers=None, min_speakers=2, max_speakers=3
+    )
+    before = party_share_error(reference, found.exclusive)
+    after = party_share_error(reference, wider.exclusive)
+    assert after < before / 2, (before, after)
     # the session without the added voice: no voice beyond the two parties
     alone = diarize(_audio(session.samples), device="cpu").quality
     assert alone is not None
