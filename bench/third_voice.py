@@ -191,12 +191,20 @@ def with_added_voice(
     parts.append(dialogue.samples[previous:])
     samples = np.concatenate(parts).astype(np.float32)
 
-    def moved(t_s: float) -> float:
-        """Where time ``t_s`` of the dialogue lies once the inserts are in."""
-        before = sum(len(insert) for at_s, insert in zip(at, inserts, strict=True) if at_s <= t_s)
+    def moved(t_s: float, *, end: bool) -> float:
+        """Where time ``t_s`` of the dialogue lies once the inserts are in (a turn that
+        ends where an insert goes keeps its end before it; one that starts there moves)."""
+        before = sum(
+            len(insert)
+            for at_s, insert in zip(at, inserts, strict=True)
+            if at_s < t_s or (at_s == t_s and not end)
+        )
         return round(t_s + before / SAMPLE_RATE_HZ, 3)
 
-    reference = tuple(Turn(moved(t.start), moved(t.end), t.speaker) for t in dialogue.reference)
+    reference = tuple(
+        Turn(moved(t.start, end=False), moved(t.end, end=True), t.speaker)
+        for t in dialogue.reference
+    )
     return samples, added_s / (added_s + dialogue.speech_s), reference
 
 
