@@ -211,30 +211,36 @@ def degrade(samples: Samples, condition: Condition, directory: Path, *, stem: st
     )
 
 
-def talk_shares(turns: Iterable[Turn]) -> dict[str, float]:
-    """Each speaker's share of the summed talk time (overlapping speech counts for both)."""
+def _annotation(turns: Iterable[Turn]) -> Any:
     from pyannote.core import Annotation, Segment
 
     annotation = Annotation()
     for index, turn in enumerate(turns):
         annotation[Segment(turn.start, turn.end), index] = turn.speaker
+    return annotation
+
+
+def talk_shares(turns: Iterable[Turn]) -> dict[str, float]:
+    """Each speaker's share of the summed talk time (overlapping speech counts for both)."""
+    annotation = _annotation(turns)
     totals = {str(label): float(annotation.label_duration(label)) for label in annotation.labels()}
     whole = sum(totals.values())
     return {label: value / whole for label, value in totals.items()} if whole else {}
 
 
-def share_error(reference: Sequence[Turn], hypothesis: Sequence[Turn]) -> float:
-    """Half the summed absolute talk-share differences under DER's optimal speaker mapping."""
-    from pyannote.core import Annotation, Segment
+def speaker_mapping(reference: Sequence[Turn], hypothesis: Sequence[Turn]) -> dict[str, str]:
+    """DER's optimal mapping of hypothesis speakers onto reference speakers (some may stay unmapped)."""
     from pyannote.metrics.diarization import DiarizationErrorRate
 
-    def annotation(turns: Sequence[Turn]) -> Annotation:
-        result = Annotation()
-        for index, turn in enumerate(turns):
-            result[Segment(turn.start, turn.end), index] = turn.speaker
-        return result
+    mapping = DiarizationErrorRate().optimal_mapping(
+        _annotation(reference), _annotation(hypothesis)
+    )
+    return {str(found): str(truth) for found, truth in mapping.items()}
 
-    mapping = DiarizationErrorRate().optimal_mapping(annotation(reference), annotation(hypothesis))
+
+def share_error(reference: Sequence[Turn], hypothesis: Sequence[Turn]) -> float:
+    """Half the summed absolute talk-share differences under DER's optimal speaker mapping."""
+    mapping = speaker_mapping(reference, hypothesis)
     truth = talk_shares(reference)
     found = talk_shares(hypothesis)
     mapped = {ref: 0.0 for ref in truth}

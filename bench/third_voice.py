@@ -247,18 +247,9 @@ def party_share_error(reference: Sequence[Turn], found: Sequence[Turn]) -> float
     """Talk-share error of the two parties alone: speakers the optimal mapping leaves
     unmatched (an extra voice set apart) are dropped, the rest compared by
     :func:`bench.degraded.share_error`."""
-    from pyannote.core import Annotation, Segment
-    from pyannote.metrics.diarization import DiarizationErrorRate
+    from bench.degraded import share_error, speaker_mapping
 
-    from bench.degraded import share_error
-
-    def annotation(turns: Sequence[Turn]) -> Annotation:
-        result = Annotation()
-        for index, turn in enumerate(turns):
-            result[Segment(turn.start, turn.end), index] = turn.speaker
-        return result
-
-    mapping = DiarizationErrorRate().optimal_mapping(annotation(reference), annotation(found))
+    mapping = speaker_mapping(reference, found)
     return float(share_error(reference, [t for t in found if t.speaker in mapping]))
 
 
