@@ -84,8 +84,9 @@ ACTION_CHANNEL = (
 ACTION_ENROLL = "give a voice sample of the counselor with --enroll"
 ACTION_CHECK = "check the recording (one voice only, or very poor audio?)"
 ACTION_MORE_SPEAKERS = (
-    "if more people speak, analyze with --min-speakers 2 --max-speakers 3 so that their "
-    "speech is set apart, or cut the recording to the two parties' conversation"
+    "cut the recording to the two parties' conversation, or, if more people take part, "
+    "analyze it with --min-speakers 2 --max-speakers 3 (command line) so that their speech "
+    "is set apart"
 )
 
 
