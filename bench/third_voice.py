@@ -302,7 +302,10 @@ def row(recording: Recording, result: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def summary(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Markdown: per kind of recording, how often the extra voice was found and how the level fell."""
+    """Markdown: per kind of recording, how often the extra voice was found, how the level
+    fell, and how many talk shares were wrong by more than 0.10 with the level ``good``
+    (confidently wrong) without and with the cue."""
+    from bench.degraded import CONFIDENT_WRONG_SHARE_ERROR
     from pipeline.diarization_quality import MAX_EXTRA_VOICE_SHARE
 
     groups: dict[str, list[Mapping[str, Any]]] = {}
@@ -311,9 +314,9 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         groups.setdefault(kind, []).append(r)
     lines = [
         "| recordings | n | extra voice found | confident before the cue (no other cue) | "
-        "confident now (level good) | parties' share error, mean (largest) | "
-        "the same with up to 3 speakers |",
-        "|---|---|---|---|---|---|---|",
+        "confident now (level good) | confidently wrong before → now | "
+        "parties' share error, mean (largest) | the same with up to 3 speakers |",
+        "|---|---|---|---|---|---|---|---|",
     ]
 
     def errors(members: Sequence[Mapping[str, Any]], key: str) -> str:
@@ -324,8 +327,12 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         found = sum((m["extra_voice_share"] or 0.0) > MAX_EXTRA_VOICE_SHARE for m in members)
         before = sum(m["other cues"] == 0 for m in members)
         now = sum(m["level"] == "good" for m in members)
+        wrong = [m for m in members if m["share error"] > CONFIDENT_WRONG_SHARE_ERROR]
+        wrong_before = sum(m["other cues"] == 0 for m in wrong)
+        wrong_now = sum(m["level"] == "good" for m in wrong)
         lines.append(
             f"| {kind} | {len(members)} | {found} | {before} | {now} | "
+            f"{wrong_before} → {wrong_now} | "
             f"{errors(members, 'share error')} | "
             f"{errors(members, 'share error, up to 3 speakers')} |"
         )

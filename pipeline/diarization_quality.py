@@ -10,6 +10,10 @@ no sign of it. This module looks for the signs after pyannote has run:
 * the two speakers' mean embeddings nearly the same voice (``centroid_similarity``);
 * many very short turns, the mark of a clustering flipping back and forth
   (``short_turn_fraction``);
+* the clustering contradicting the segmentation (``merged_local``): where
+  the segmentation model heard two voices in one 10 s chunk, the clustering
+  gave both to one speaker, as when two parties are taken for one (a third,
+  more distinct voice can take the other cluster);
 * two clustering strategies on the *same* embeddings disagreeing about who
   spoke when (``agreement``): pyannote's agglomerative clustering and a
   two-means clustering of the unit-normalised embeddings;
@@ -69,6 +73,10 @@ MAX_OVERLAP_FRACTION = 0.25
 """Above this share of speech heard as two voices at once, overlap counts are not credible."""
 MIN_AGREEMENT = 0.80
 """Below this fraction of speech attributed alike by both clusterings, they disagree."""
+MAX_MERGED_LOCAL = 0.4
+"""Above this fraction of the chunks with two voices clustered as one speaker, voices are merged..."""
+MIN_TWO_VOICE_CHUNKS = 3
+"""...provided the segmentation heard two voices in at least this many chunks."""
 MAX_EXTRA_VOICE_SHARE = 0.05
 """Above this share of the talk time given to a voice beyond the expected ones, the talk
 shares are not those of the two parties."""
@@ -104,6 +112,8 @@ class Candidate:
     merged_local: float = float("nan")
     """Of the chunks where the segmentation heard two voices, the fraction whose two
     voices were clustered as one speaker (nan when no chunk heard two)."""
+    two_voice_chunks: int = 0
+    """How many chunks the segmentation heard two or more clustered voices in."""
 
 
 def speaker_shares(turns: Sequence[Turn]) -> dict[str, float]:
@@ -267,6 +277,7 @@ def quality_measures(
     agreement: float = float("nan"),
     silhouette: float = float("nan"),
     merged_local: float = float("nan"),
+    two_voice_chunks: float = float("nan"),
     overlap: float = float("nan"),
     extra_voice: float = float("nan"),
 ) -> dict[str, float]:
@@ -282,6 +293,7 @@ def quality_measures(
         "agreement": agreement,
         "silhouette": silhouette,
         "merged_local": merged_local,
+        "two_voice_chunks": two_voice_chunks,
         "overlap_fraction": overlap,
         "extra_voice_share": extra_voice,
     }
@@ -297,6 +309,7 @@ def quality_cues(
     max_short_turn_fraction: float = MAX_SHORT_TURN_FRACTION,
     max_overlap_fraction: float = MAX_OVERLAP_FRACTION,
     min_agreement: float = MIN_AGREEMENT,
+    max_merged_local: float = MAX_MERGED_LOCAL,
     max_extra_voice_share: float = MAX_EXTRA_VOICE_SHARE,
 ) -> tuple[str, ...]:
     """The cues that fire on ``measures``, each a sentence ending in what the user can do.
@@ -314,6 +327,8 @@ def quality_cues(
             "short_turn_fraction",
             "agreement",
             "overlap_fraction",
+            "merged_local",
+            "two_voice_chunks",
             "extra_voice_share",
         )
     }
@@ -348,6 +363,15 @@ def quality_cues(
         cues.append(
             f"two ways of grouping the voices agree on only {measures['agreement']:.0%} of "
             f"the speech: {ACTION_ENROLL}, or {ACTION_CHANNEL}"
+        )
+    if (
+        measures["merged_local"] > max_merged_local
+        and measures["two_voice_chunks"] >= MIN_TWO_VOICE_CHUNKS
+    ):
+        cues.append(
+            f"in {measures['merged_local']:.0%} of the stretches where the segmentation heard two "
+            f"voices, the clustering took them for one speaker, so two people are probably "
+            f"counted as one: {ACTION_ENROLL}, or {ACTION_CHANNEL}"
         )
     if measures["extra_voice_share"] > max_extra_voice_share:
         cues.append(
@@ -407,6 +431,7 @@ def choose(
             agreement=agreed,
             silhouette=candidate.silhouette,
             merged_local=candidate.merged_local,
+            two_voice_chunks=float(candidate.two_voice_chunks),
             overlap=overlap_fraction(candidate.turns),
             extra_voice=extra_voice,
         )
@@ -547,6 +572,7 @@ def _candidate(
         centroids=np.asarray(centroids, dtype=np.float64),
         silhouette=silhouette(np.asarray(train, dtype=np.float64), labels),
         merged_local=merged,
+        two_voice_chunks=int(np.count_nonzero(np.bincount(chunk_idx) >= 2)),
     )
 
 

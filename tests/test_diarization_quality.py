@@ -135,6 +135,8 @@ GOOD = {
     "centroid_similarity": 0.5,
     "agreement": 1.0,
     "silhouette": 0.7,
+    "merged_local": 0.1,
+    "two_voice_chunks": 10.0,
 }
 
 
@@ -154,6 +156,7 @@ def test_clean_measures_raise_no_cue() -> None:
         ("agreement", 0.79, "agree on only 79% of the speech"),
         ("overlap_fraction", 0.26, "26% of the speech is heard as two voices at once"),
         ("extra_voice_share", 0.06, "another voice seems to speak for 6% of the talk time"),
+        ("merged_local", 0.41, "in 41% of the stretches where the segmentation heard two voices"),
     ],
 )
 def test_each_cue_fires_past_its_threshold_and_says_what_to_do(
@@ -175,6 +178,7 @@ def test_each_cue_fires_past_its_threshold_and_says_what_to_do(
         ("short_turn_fraction", 0.5),
         ("overlap_fraction", 0.25),
         ("extra_voice_share", 0.05),
+        ("merged_local", 0.4),
     ],
 )
 def test_thresholds_themselves_do_not_fire(key: str, value: float) -> None:
@@ -213,6 +217,14 @@ def test_an_extra_voice_makes_a_clean_two_speaker_result_doubtful() -> None:
     _, unchecked = choose(primary, None)
     assert "extra_voice_share" not in unchecked.measures
     assert unchecked.level == "good"
+
+
+def test_merged_voices_need_enough_chunks_heard_with_two_voices() -> None:
+    """One or two chunks are too few to say the clustering contradicts the segmentation."""
+    assert quality_cues({**GOOD, "merged_local": 1.0, "two_voice_chunks": 2.0}) == ()
+    assert len(quality_cues({**GOOD, "merged_local": 1.0, "two_voice_chunks": 3.0})) == 1
+    without_count = {k: v for k, v in GOOD.items() if k != "two_voice_chunks"}
+    assert quality_cues({**without_count, "merged_local": 1.0}) == ()
 
 
 def test_missing_measures_never_fire() -> None:
