@@ -282,20 +282,26 @@ def measure(recording: Recording, *, cache_dir: Path | None = None) -> dict[str,
     return result
 
 
-def is_extra_voice_cue(cue: str) -> bool:
-    return cue.startswith("another voice")
+NEW_MEASURES = ("extra_voice_share", "two_voice_chunks")
+"""Without these the check judges as it did before its extra-voice and merged-voices cues."""
+
+
+def level_before(measures: Mapping[str, float]) -> str:
+    """The level the check gave before the extra-voice and merged-voices cues (2026-11-30)."""
+    from pipeline.diarization_quality import judge
+
+    return judge({k: v for k, v in measures.items() if k not in NEW_MEASURES}).level
 
 
 def row(recording: Recording, result: Mapping[str, Any]) -> dict[str, Any]:
-    """One table row: what was added, what the check said, and what it said without the new cue."""
-    others = [c for c in result["cues"] if not is_extra_voice_cue(c)]
+    """One table row: what was added, what the check said, and what it said before the new cues."""
     return {
         "recording": recording.name,
         "placement": recording.placement,
         "added share": recording.added_share,
         "extra_voice_share": result["measures"].get("extra_voice_share"),
         "level": result["level"],
-        "other cues": len(others),
+        "level before": level_before(result["measures"]),
         "share error": result["share_error"],
         "share error, up to 3 speakers": result.get("share_error_3"),
     }
@@ -313,7 +319,7 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         kind = "two parties only" if r["placement"] == "none" else f"voice added: {r['placement']}"
         groups.setdefault(kind, []).append(r)
     lines = [
-        "| recordings | n | extra voice found | confident before the cue (no other cue) | "
+        "| recordings | n | extra voice found | confident before the new cues | "
         "confident now (level good) | confidently wrong before → now | "
         "parties' share error, mean (largest) | the same with up to 3 speakers |",
         "|---|---|---|---|---|---|---|---|",
@@ -325,10 +331,10 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
     for kind, members in groups.items():
         found = sum((m["extra_voice_share"] or 0.0) > MAX_EXTRA_VOICE_SHARE for m in members)
-        before = sum(m["other cues"] == 0 for m in members)
+        before = sum(m["level before"] == "good" for m in members)
         now = sum(m["level"] == "good" for m in members)
         wrong = [m for m in members if m["share error"] > CONFIDENT_WRONG_SHARE_ERROR]
-        wrong_before = sum(m["other cues"] == 0 for m in wrong)
+        wrong_before = sum(m["level before"] == "good" for m in wrong)
         wrong_now = sum(m["level"] == "good" for m in wrong)
         lines.append(
             f"| {kind} | {len(members)} | {found} | {before} | {now} | "
