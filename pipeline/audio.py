@@ -364,9 +364,10 @@ def _too_long(name: str, duration_s: float, max_duration_s: float) -> TooLongErr
 
 
 def _audio_stream(
-    container: av.container.InputContainer, file: Path, *, max_duration_s: float
+    container: av.container.InputContainer, file: Path, *, max_duration_s: float, index: int = 0
 ) -> tuple[av.AudioStream, float | None]:
-    """The first audio stream and its declared duration, after the header checks.
+    """Audio stream ``index`` (the first by default) and its declared duration, after the
+    header checks.
 
     Raises :class:`NotAudioError` without an audio stream, :class:`TooLongError`
     when the declared duration is over the limit, :class:`CorruptAudioError`
@@ -375,7 +376,7 @@ def _audio_stream(
     name = file.name
     if not container.streams.audio:
         raise NotAudioError(f"{name}: file has no audio stream")
-    stream = container.streams.audio[0]
+    stream = container.streams.audio[index]
     rate = stream.codec_context.sample_rate or 0
     if rate <= 0:
         raise NotAudioError(f"{name}: the audio stream has no sample rate")
@@ -423,37 +424,21 @@ def probe_audio(
     return declared_s
 
 
-def load_audio(
-    path: str | Path,
-    *,
-    min_duration_s: float = DEFAULT_MIN_DURATION_S,
-    max_duration_s: float = DEFAULT_MAX_DURATION_S,
-    silence_dbfs: float = DEFAULT_SILENCE_DBFS,
-) -> Audio:
-    """Decode a recording to 16 kHz float32 and check that it can be analyzed.
+def _decode_stream(
+    file: Path, *, sha256: str, index: int, min_duration_s: float, max_duration_s: float
+) -> tuple[AudioInfo, npt.NDArray[np.float32], int]:
+    """Decode audio stream ``index`` of ``file``: its info, channels and the file's stream count.
 
-    Parameters
-    ----------
-    path
-        Any audio or video file FFmpeg reads.
-    min_duration_s, max_duration_s
-        Recordings outside this range are rejected.
-    silence_dbfs
-        A recording whose loudest frame stays below this level is rejected as silent.
-
-    Raises
-    ------
-    AudioError
-        A subclass naming the problem: :class:`EmptyFileError`, :class:`NotAudioError`,
-        :class:`CorruptAudioError`, :class:`TooShortError`, :class:`TooLongError`,
-        :class:`SilentAudioError`.
+    Raises the :class:`AudioError` subclass of a stream that cannot be analyzed
+    (not audio, truncated, too short or too long).
     """
-    file = check_input_file(path)
     name = file.name
-    sha256 = file_sha256(file)
     try:
         with open_local(file) as container:
-            stream, declared_s = _audio_stream(container, file, max_duration_s=max_duration_s)
+            stream, declared_s = _audio_stream(
+                container, file, max_duration_s=max_duration_s, index=index
+            )
+            streams = len(container.streams.audio)
             channel_samples = _decode(
                 container, stream, max_duration_s=max_duration_s, name=name, expected_s=declared_s
             )
@@ -478,9 +463,55 @@ def load_audio(
         raise TooShortError(
             f"{name}: recording lasts {info.duration_s:.2f} s; at least {min_duration_s:g} s is needed"
         )
+    return info, channel_samples, streams
+
+
+def load_audio(
+    path: str | Path,
+    *,
+    min_duration_s: float = DEFAULT_MIN_DURATION_S,
+    max_duration_s: float = DEFAULT_MAX_DURATION_S,
+    silence_dbfs: float = DEFAULT_SILENCE_DBFS,
+) -> Audio:
+    """Decode a recording to 16 kHz float32 and check that it can be analyzed.
+
+    The first audio stream is used. A file with several (a multi-track
+    screen or call recording) whose first stream is silent gets the first
+    stream that is not, rather than being rejected as silent.
+
+    Parameters
+    ----------
+    path
+        Any audio or video file FFmpeg reads.
+    min_duration_s, max_duration_s
+        Recordings outside this range are rejected.
+    silence_dbfs
+        A recording whose loudest frame stays below this level is rejected as silent.
+
+    Raises
+    ------
+    AudioError
+        A subclass naming the problem: :class:`EmptyFileError`, :class:`NotAudioError`,
+        :class:`CorruptAudioError`, :class:`TooShortError`, :class:`TooLongError`,
+        :class:`SilentAudioError`.
+    """
+    file = check_input_file(path)
+    name = file.name
+    sha256 = file_sha256(file)
+    limits = {"min_duration_s": min_duration_s, "max_duration_s": max_duration_s}
+    info, channel_samples, streams = _decode_stream(file, sha256=sha256, index=0, **limits)
     samples = downmix(channel_samples)
-    if is_silent(samples, silence_dbfs=silence_dbfs):
-        raise SilentAudioError(
-            f"{name}: recording is silent (no sound above {silence_dbfs:g} dBFS)"
-        )
+    index = 0
+    while is_silent(samples, silence_dbfs=silence_dbfs):
+        index += 1
+        if index >= streams:
+            where = f" in any of its {streams} audio streams" if streams > 1 else ""
+            raise SilentAudioError(
+                f"{name}: recording is silent (no sound above {silence_dbfs:g} dBFS{where})"
+            )
+        try:
+            info, channel_samples, _ = _decode_stream(file, sha256=sha256, index=index, **limits)
+        except AudioError:
+            continue  # a further stream that cannot be analyzed: the first one's verdict stands
+        samples = downmix(channel_samples)
     return Audio(info=info, samples=samples, channel_samples=channel_samples)

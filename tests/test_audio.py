@@ -131,6 +131,41 @@ def test_downmix_is_the_mean_unless_a_channel_is_inverted(channels: int, seed: i
     assert np.sqrt(np.mean(flipped**2)) >= np.sqrt(np.mean(samples[0] ** 2)) / channels
 
 
+def tracks(path: Path, signals: list[npt.NDArray[np.float32]], rate: int = 16_000) -> Path:
+    """A Matroska file with one mono PCM audio stream per signal (a multi-track recording)."""
+    with av.open(str(path), "w") as container:
+        streams = [container.add_stream("pcm_s16le", rate=rate, layout="mono") for _ in signals]
+        for stream, signal in zip(streams, signals, strict=True):
+            assert isinstance(stream, av.AudioStream)
+            for start in range(0, len(signal), 1024):
+                chunk = (signal[start : start + 1024] * 32767).astype(np.int16)[None]
+                frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout="mono")
+                frame.sample_rate = rate
+                frame.pts = start
+                frame.time_base = Fraction(1, rate)
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode(None):
+                container.mux(packet)
+    return path
+
+
+def test_a_silent_first_track_gives_way_to_the_next_one_with_sound(tmp_path: Path) -> None:
+    """OBS-style recordings: track 1 silent (an unused input), the session on track 2."""
+    voice = tone(2.0, frequency_hz=200)
+    audio = load_audio(tracks(tmp_path / "t.mka", [np.zeros_like(voice), voice]))
+    np.testing.assert_allclose(audio.samples, voice, atol=1e-3)
+    # a first track with sound is used, as before
+    first = load_audio(tracks(tmp_path / "u.mka", [voice, np.zeros_like(voice)]))
+    np.testing.assert_allclose(first.samples, voice, atol=1e-3)
+
+
+def test_all_tracks_silent_is_one_clear_line(tmp_path: Path) -> None:
+    silent = np.zeros(32_000, dtype=np.float32)
+    with pytest.raises(SilentAudioError, match=r"t\.mka: .* in any of its 3 audio streams\)$"):
+        load_audio(tracks(tmp_path / "t.mka", [silent, silent, silent[:8_000]]))
+
+
 def test_resampling_from_44k1(tmp_path: Path) -> None:
     path = write_wav(tmp_path / "a.wav", tone(2.0, sample_rate_hz=44_100), 44_100)
     audio = load_audio(path)
