@@ -314,8 +314,9 @@ def quality_cues(
 ) -> tuple[str, ...]:
     """The cues that fire on ``measures``, each a sentence ending in what the user can do.
 
-    ``expect_dialogue`` (two speakers expected) enables the single-speaker and
-    talk-share cues; the others apply to any recording. A missing measure never fires.
+    ``expect_dialogue`` (two speakers expected) enables the single-speaker,
+    talk-share and extra-voice cues; the others apply to any recording. A
+    missing measure never fires.
     """
     nan = float("nan")
     measures = {
@@ -373,7 +374,7 @@ def quality_cues(
             f"voices, the clustering took them for one speaker, so two people are probably "
             f"counted as one: {ACTION_ENROLL}, or {ACTION_CHANNEL}"
         )
-    if measures["extra_voice_share"] > max_extra_voice_share:
+    if expect_dialogue and measures["extra_voice_share"] > max_extra_voice_share:
         cues.append(
             f"another voice seems to speak for {measures['extra_voice_share']:.0%} of the talk "
             f"time (an introduction, an interpreter, another person in the room?), which the "

@@ -192,6 +192,8 @@ def test_two_cues_are_poor_and_a_lone_speaker_in_a_dialogue_is_poor() -> None:
     assert "only one voice" in lone.cues[0]
     # without a dialogue expected, a lone speaker and a big share are no cue
     assert judge({**GOOD, "speakers": 1.0, "top_share": 1.0}, expect_dialogue=False).level == "good"
+    # nor is a voice beyond the expected speakers (the advice is for a dialogue)
+    assert judge({**GOOD, "extra_voice_share": 0.3}, expect_dialogue=False).level == "good"
 
 
 def test_extra_voice_share_is_the_talk_beyond_the_expected_speakers() -> None:
