@@ -52,6 +52,7 @@ GAP_S = 0.6
 CLEAR_S = 0.3
 """A donor stretch has no other speech within this many seconds."""
 MIN_STRETCH_S = 1.5
+"""A donor stretch lasts at least this long."""
 MIN_DONOR_S = 8.0
 """A voice lends speech only if it has at least this much clear speech."""
 
@@ -100,10 +101,12 @@ class Recording:
 
 
 def _cut(samples: Samples, start_s: float, end_s: float) -> Samples:
+    """The samples from ``start_s`` to ``end_s``."""
     return samples[round(start_s * SAMPLE_RATE_HZ) : round(end_s * SAMPLE_RATE_HZ)]
 
 
 def _rms(samples: Samples) -> float:
+    """Root mean square level (never 0)."""
     return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)) + 1e-12))
 
 
@@ -164,6 +167,8 @@ def with_added_voice(
     """
     if placement not in PLACEMENTS:
         raise ValueError(f"placement {placement!r}: use one of {PLACEMENTS}")
+    if not pieces or not 0 < share < 1:
+        raise ValueError("give at least one piece of speech and a share between 0 and 1")
     level = dialogue.speech_rms()
     wanted_s = dialogue.speech_s * share / (1 - share)
     chosen: list[Samples] = []
@@ -179,7 +184,12 @@ def with_added_voice(
         at = [0.0]
         inserts = [np.concatenate([part for piece in chosen for part in (piece, gap)])]
     else:
-        ends = sorted({s["end"] for s in dialogue.truth["segments"]})[:-1]
+        segments = dialogue.truth["segments"]
+        # a turn end inside nobody's speech: the added voice cuts no one off
+        ends = sorted(
+            {s["end"] for s in segments}
+            - {s["end"] for s in segments for o in segments if o["start"] < s["end"] < o["end"]}
+        )[:-1]
         at = sorted(rng.sample(ends, min(len(chosen), len(ends))))
         inserts = [np.concatenate([gap, piece, gap]) for piece in chosen[: len(at)]]
         added_s = sum(len(piece) for piece in chosen[: len(at)]) / SAMPLE_RATE_HZ
@@ -223,6 +233,11 @@ def recordings(dialogue_list: Sequence[Dialogue], *, seed: int = 7) -> Iterator[
     for dialogue in dialogue_list:
         yield Recording(dialogue.name, dialogue.samples, "none", None, 0.0, dialogue.reference)
         candidates = sorted(v for v in lenders if v not in dialogue.voices)
+        if not candidates:
+            raise ValueError(
+                f"{dialogue.name}: no other voice has {MIN_DONOR_S:g} s of clear speech "
+                "in these folders; add more dialogues"
+            )
         for placement in PLACEMENTS:
             for share in SHARES:
                 voice = rng.choice(candidates)
@@ -269,6 +284,7 @@ def measure(recording: Recording, *, cache_dir: Path | None = None) -> dict[str,
     assert found.quality is not None
     result = {
         "level": found.quality.level,
+        "tried": list(found.quality.tried),
         "cues": list(found.quality.cues),
         "measures": dict(found.quality.measures),
         "share_error": round(party_share_error(recording.reference, found.exclusive), 3),
@@ -282,25 +298,32 @@ def measure(recording: Recording, *, cache_dir: Path | None = None) -> dict[str,
     return result
 
 
-NEW_MEASURES = ("extra_voice_share", "two_voice_chunks")
-"""Without these the check judges as it did before its extra-voice and merged-voices cues."""
-
-
 def level_before(measures: Mapping[str, float]) -> str:
-    """The level the check gave before the extra-voice and merged-voices cues (2026-11-30)."""
-    from pipeline.diarization_quality import judge
+    """The level the check gave before the extra-voice and merged-voices cues (2026-11-30).
 
-    return judge({k: v for k, v in measures.items() if k not in NEW_MEASURES}).level
+    Those cues only flag (:data:`~pipeline.diarization_quality.FLAG_ONLY_MEASURES`),
+    so the kept clustering is the same either way and its measures without them
+    are what the former check judged.
+    """
+    from pipeline.diarization_quality import FLAG_ONLY_MEASURES, judge
+
+    return judge({k: v for k, v in measures.items() if k not in FLAG_ONLY_MEASURES}).level
 
 
 def row(recording: Recording, result: Mapping[str, Any]) -> dict[str, Any]:
-    """One table row: what was added, what the check said, and what it said before the new cues."""
+    """One table row: what was added, what the check says, and what it said before the new cues.
+
+    Both levels are judged again from the stored measures, so a cached result
+    follows the current rules.
+    """
+    from pipeline.diarization_quality import judge
+
     return {
         "recording": recording.name,
         "placement": recording.placement,
         "added share": recording.added_share,
         "extra_voice_share": result["measures"].get("extra_voice_share"),
-        "level": result["level"],
+        "level": judge(result["measures"]).level,
         "level before": level_before(result["measures"]),
         "share error": result["share_error"],
         "share error, up to 3 speakers": result.get("share_error_3"),

@@ -327,21 +327,23 @@ def channel_correlation(first: npt.NDArray[np.float32], second: npt.NDArray[np.f
 
 
 def downmix(channel_samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """The mono mix the models hear: the mean of the channels.
+    """The mono mix the models hear: the mean of the ``(channels, samples)`` rows.
 
-    A channel that carries the first channel's sound in opposite polarity
+    A channel that carries the loudest channel's sound in opposite polarity
     (correlation below :data:`ANTI_PHASE_CORRELATION`: a miswired balanced
     line, some "stereo widening" and phone-patch exports) is flipped before
     averaging; otherwise the two cancel and a recording full of speech mixes
     down to near silence. A mono file's mix is its one channel, shared rather
     than copied.
     """
-    first: npt.NDArray[np.float32] = channel_samples[0]
     if channel_samples.shape[0] == 1:
-        return first
-    mixed = first.copy()
-    for channel in channel_samples[1:]:
-        if channel_correlation(first, channel) < ANTI_PHASE_CORRELATION:
+        only: npt.NDArray[np.float32] = channel_samples[0]
+        return only
+    energy = [float(np.dot(channel, channel)) for channel in channel_samples]
+    reference = channel_samples[int(np.argmax(energy))]
+    mixed = np.zeros(channel_samples.shape[1], dtype=np.float32)
+    for channel in channel_samples:
+        if channel_correlation(reference, channel) < ANTI_PHASE_CORRELATION:
             mixed -= channel
         else:
             mixed += channel

@@ -80,6 +80,10 @@ MIN_TWO_VOICE_CHUNKS = 3
 MAX_EXTRA_VOICE_SHARE = 0.05
 """Above this share of the talk time given to a voice beyond the expected ones, the talk
 shares are not those of the two parties."""
+FLAG_ONLY_MEASURES = ("extra_voice_share", "two_voice_chunks")
+"""Measures whose cues flag a result without making the check try the two-means
+alternative: two-means into the expected number of speakers cannot set a third
+voice apart, nor part two voices the pipeline's own clustering merged."""
 MIN_SILHOUETTE_GAIN = 0.02
 """The alternative clustering replaces the pipeline's only when it separates this much better."""
 GRID_S = 0.01
@@ -310,6 +314,7 @@ def quality_cues(
     max_overlap_fraction: float = MAX_OVERLAP_FRACTION,
     min_agreement: float = MIN_AGREEMENT,
     max_merged_local: float = MAX_MERGED_LOCAL,
+    min_two_voice_chunks: float = MIN_TWO_VOICE_CHUNKS,
     max_extra_voice_share: float = MAX_EXTRA_VOICE_SHARE,
 ) -> tuple[str, ...]:
     """The cues that fire on ``measures``, each a sentence ending in what the user can do.
@@ -367,7 +372,7 @@ def quality_cues(
         )
     if (
         measures["merged_local"] > max_merged_local
-        and measures["two_voice_chunks"] >= MIN_TWO_VOICE_CHUNKS
+        and measures["two_voice_chunks"] >= min_two_voice_chunks
     ):
         cues.append(
             f"in {measures['merged_local']:.0%} of the stretches where the segmentation heard two "
@@ -418,7 +423,8 @@ def choose(
 ) -> tuple[Candidate, DiarizationQuality]:
     """Check ``primary``; when a cue fires, keep ``alternative`` if it is better supported.
 
-    ``extra_voice`` is the :func:`extra_voice_share` of a clustering allowed one
+    Cues resting on :data:`FLAG_ONLY_MEASURES` only flag the result; they never
+    make the check try ``alternative``. ``extra_voice`` is the :func:`extra_voice_share` of a clustering allowed one
     speaker more (nan when not tried); like ``agreement`` it belongs to the
     recording, not to either candidate. ``tried`` in the result names every
     clustering looked at, the kept one last.
@@ -437,8 +443,10 @@ def choose(
             extra_voice=extra_voice,
         )
 
-    first = judge(measures_of(primary), tried=(primary.name,), expect_dialogue=expect_dialogue)
-    if first.level == "good" or alternative is None:
+    measured = measures_of(primary)
+    first = judge(measured, tried=(primary.name,), expect_dialogue=expect_dialogue)
+    unflagged = {k: v for k, v in measured.items() if k not in FLAG_ONLY_MEASURES}
+    if alternative is None or judge(unflagged, expect_dialogue=expect_dialogue).level == "good":
         return primary, first
     tried = (primary.name, alternative.name)
     if worth_keeping(primary, alternative):
@@ -573,7 +581,7 @@ def _candidate(
         centroids=np.asarray(centroids, dtype=np.float64),
         silhouette=silhouette(np.asarray(train, dtype=np.float64), labels),
         merged_local=merged,
-        two_voice_chunks=int(np.count_nonzero(np.bincount(chunk_idx) >= 2)),
+        two_voice_chunks=two_voice_chunks(chunk_idx),
     )
 
 
@@ -595,6 +603,14 @@ def merged_local_fraction(
     if not several:
         return float("nan")
     return sum(len(set(c)) < len(c) for c in several) / len(several)
+
+
+def two_voice_chunks(chunk_idx: npt.NDArray[np.integer[Any]]) -> int:
+    """How many chunks have two or more clustered local speakers (``chunk_idx`` lists the
+    chunk of each clustered local speaker, as pyannote's ``filter_embeddings`` returns)."""
+    if len(chunk_idx) == 0:
+        return 0
+    return int(np.count_nonzero(np.bincount(chunk_idx) >= 2))
 
 
 def two_means_labels(embeddings: FloatArray, *, clusters: int = 2) -> npt.NDArray[np.int64]:
@@ -649,10 +665,14 @@ def check_pyannote(
     if expected is not None and expected >= 2 and train.shape[0] > expected:
         labels = two_means_labels(np.asarray(train, dtype=np.float64), clusters=expected)
         alternative = _candidate(pipeline, artifacts, "two-means", labels, **options)
+    # a clustering that needs a fixed count (a user's k-means pipeline) cannot be asked
+    # to find one speaker more; the measure is then left out
+    fixed_count = getattr(pipeline.clustering, "expects_num_clusters", True)
+    if alternative is not None and expected is not None and not fixed_count:
         wider = _candidate(
             pipeline,
             artifacts,
-            "agglomerative, one more speaker allowed",
+            "the pipeline's clustering, one more speaker allowed",
             None,
             num_speakers=None,
             min_speakers=expected,

@@ -116,19 +116,32 @@ def test_downmix_exact_values() -> None:
 @given(
     st.integers(min_value=2, max_value=4),
     st.integers(min_value=0, max_value=2**31 - 1),
+    st.data(),
 )
-def test_downmix_is_the_mean_unless_a_channel_is_inverted(channels: int, seed: int) -> None:
+def test_downmix_is_the_mean_unless_a_channel_is_inverted(
+    channels: int, seed: int, data: st.DataObject
+) -> None:
     rng = np.random.default_rng(seed)
     samples = rng.normal(size=(channels, 400)).astype(np.float32)
-    mixed = downmix(samples)
     # independent noise channels correlate far above -0.5: the plain mean
-    np.testing.assert_allclose(mixed, samples.mean(axis=0), atol=1e-6)
-    # any channel replaced by the first one inverted is flipped back
-    samples[-1] = -samples[0]
+    np.testing.assert_allclose(downmix(samples), samples.mean(axis=0), atol=1e-6)
+    # a channel replaced by a quieter inverted copy of another is flipped back
+    source = data.draw(st.integers(0, channels - 1))
+    target = data.draw(st.integers(0, channels - 1).filter(lambda k: k != source))
+    samples[source] *= 3.0  # the loudest channel is the reference
+    samples[target] = -0.5 * samples[source]
     flipped = downmix(samples)
-    expected = (samples[:-1].sum(axis=0) + samples[0]) / channels
-    np.testing.assert_allclose(flipped, expected, atol=1e-6)
-    assert np.sqrt(np.mean(flipped**2)) >= np.sqrt(np.mean(samples[0] ** 2)) / channels
+    signs = np.ones(channels, dtype=np.float32)
+    signs[target] = -1.0
+    np.testing.assert_allclose(flipped, (signs[:, None] * samples).mean(axis=0), atol=1e-5)
+
+
+def test_downmix_judges_polarity_against_the_loudest_channel() -> None:
+    """A silent or hiss-only first channel must not hide two inverted copies of the voice."""
+    voice = tone(1.0, frequency_hz=200)
+    quiet = np.zeros_like(voice)
+    mixed = downmix(np.stack([quiet, voice, -voice]))
+    np.testing.assert_allclose(mixed, 2 * voice / 3, atol=1e-6)
 
 
 def tracks(path: Path, signals: list[npt.NDArray[np.float32]], rate: int = 16_000) -> Path:

@@ -50,9 +50,41 @@ def test_a_turn_added_at_a_turn_end_moves_only_what_follows() -> None:
     assert reference == (Turn(0.5, 1.5, "counselor"), Turn(3.7, 5.7, "client"))
 
 
-def test_unknown_placement_is_refused() -> None:
+def test_a_turn_is_never_added_inside_someone_s_speech() -> None:
+    """A backchannel's end lies inside the other party's turn: no insert there."""
+    truth = {
+        "voices": {"A": "voice_a", "B": "voice_b"},
+        "segments": [
+            {"start": 0.5, "end": 2.0, "speaker": "A", "role": "counselor"},
+            {"start": 1.0, "end": 1.4, "speaker": "B", "role": "client"},
+            {"start": 2.5, "end": 3.5, "speaker": "B", "role": "client"},
+        ],
+    }
+    for seed in range(5):
+        _, _, reference = with_added_voice(
+            Dialogue("d", tone(4.0), truth),
+            [tone(1.0)],
+            share=0.2,
+            placement="party",
+            rng=random.Random(seed),
+        )
+        # only 2.0 s qualifies (1.4 s is inside A's turn, 3.5 s is the last end)
+        assert reference == (
+            Turn(0.5, 2.0, "counselor"),
+            Turn(1.0, 1.4, "client"),
+            Turn(4.7, 5.7, "client"),
+        )
+
+
+def test_unknown_placement_and_empty_input_are_refused() -> None:
     with pytest.raises(ValueError, match="placement"):
         with_added_voice(dialogue(), [tone(1.0)], share=0.1, placement="x", rng=random.Random(0))
+    with pytest.raises(ValueError, match="at least one piece"):
+        with_added_voice(dialogue(), [], share=0.1, placement="intro", rng=random.Random(0))
+    with pytest.raises(ValueError, match="share between 0 and 1"):
+        with_added_voice(
+            dialogue(), [tone(1.0)], share=0.0, placement="intro", rng=random.Random(0)
+        )
 
 
 def test_clear_speech_keeps_stretches_nobody_else_is_near() -> None:
