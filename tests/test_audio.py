@@ -25,25 +25,37 @@ from pipeline.errors import (
 from tests.conftest import tone, write_wav
 
 
+def _write(
+    container: av.container.OutputContainer,
+    stream: av.AudioStream,
+    planar: npt.NDArray[np.float32],
+    *,
+    rate: int,
+    layout: str,
+) -> None:
+    """Encode ``(channels, n)`` float samples into ``stream`` and mux them."""
+    frame_size = 1024
+    for start in range(0, planar.shape[1], frame_size):
+        chunk = np.ascontiguousarray(planar[:, start : start + frame_size])
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+        frame.sample_rate = rate
+        frame.pts = start
+        frame.time_base = Fraction(1, rate)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
+
+
 def encode(path: Path, samples: npt.NDArray[np.float32], *, codec: str, rate: int = 48_000) -> Path:
     """Encode a mono or ``(2, n)`` stereo signal with PyAV into ``path``'s container."""
-    stereo = samples.ndim == 2
-    planar = np.atleast_2d(samples).astype(np.float32)
+    layout = "stereo" if samples.ndim == 2 else "mono"
     with av.open(str(path), "w") as container:
-        layout = "stereo" if stereo else "mono"
         stream = container.add_stream(codec, rate=rate, layout=layout)
         assert isinstance(stream, av.AudioStream)
-        frame_size = 1024
-        for start in range(0, planar.shape[1], frame_size):
-            chunk = np.ascontiguousarray(planar[:, start : start + frame_size])
-            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
-            frame.sample_rate = rate
-            frame.pts = start
-            frame.time_base = Fraction(1, rate)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+        _write(
+            container, stream, np.atleast_2d(samples).astype(np.float32), rate=rate, layout=layout
+        )
     return path
 
 
@@ -150,16 +162,7 @@ def tracks(path: Path, signals: list[npt.NDArray[np.float32]], rate: int = 16_00
         streams = [container.add_stream("pcm_s16le", rate=rate, layout="mono") for _ in signals]
         for stream, signal in zip(streams, signals, strict=True):
             assert isinstance(stream, av.AudioStream)
-            for start in range(0, len(signal), 1024):
-                chunk = (signal[start : start + 1024] * 32767).astype(np.int16)[None]
-                frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout="mono")
-                frame.sample_rate = rate
-                frame.pts = start
-                frame.time_base = Fraction(1, rate)
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-            for packet in stream.encode(None):
-                container.mux(packet)
+            _write(container, stream, signal[None].astype(np.float32), rate=rate, layout="mono")
     return path
 
 
