@@ -623,6 +623,21 @@ def two_means_labels(embeddings: FloatArray, *, clusters: int = 2) -> npt.NDArra
     return np.asarray(model.fit_predict(unit), dtype=np.int64)
 
 
+def expects_dialogue(
+    *, num_speakers: int | None, min_speakers: int | None, max_speakers: int | None
+) -> bool:
+    """Whether the speaker options describe a two-party session, so the dialogue cues apply.
+
+    Two speakers exactly (the default), at most two, or at least two with others
+    allowed (``--min-speakers 2 --max-speakers 3``, what the extra-voice cue
+    advises: the two parties plus voices set apart); the talk-share and
+    single-speaker cues then judge the two speakers with the most talk.
+    """
+    if num_speakers is not None:
+        return num_speakers == 2
+    return max_speakers == 2 or min_speakers == 2
+
+
 def check_pyannote(
     pipeline: Any,
     artifacts: Artifacts,
@@ -680,7 +695,12 @@ def check_pyannote(
         )
         extra_voice = extra_voice_share(wider.exclusive, expected=expected)
     kept, quality = choose(
-        primary, alternative, expect_dialogue=expected == 2, extra_voice=extra_voice
+        primary,
+        alternative,
+        expect_dialogue=expects_dialogue(
+            num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers
+        ),
+        extra_voice=extra_voice,
     )
     return quality, (None if kept is primary else (kept.turns, kept.exclusive))
 

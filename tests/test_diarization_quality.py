@@ -32,6 +32,7 @@ from pipeline.diarization_quality import (
     centroid_similarity,
     choose,
     diarization_block,
+    expects_dialogue,
     extra_voice_share,
     judge,
     merged_local_fraction,
@@ -252,6 +253,23 @@ def test_flag_only_cues_never_swap_in_the_alternative() -> None:
     assert kept is merged
     assert quality.level == "doubtful"
     assert "took them for one speaker" in quality.cues[0]
+
+
+@pytest.mark.parametrize(
+    ("num", "low", "high", "dialogue"),
+    [
+        (2, None, None, True),  # the default
+        (3, None, None, False),
+        (None, None, 2, True),
+        (None, 2, 3, True),  # what the extra-voice cue advises: two parties and others
+        (None, 1, 4, False),
+        (None, None, None, False),
+    ],
+)
+def test_which_speaker_options_are_a_dialogue(
+    num: int | None, low: int | None, high: int | None, dialogue: bool
+) -> None:
+    assert expects_dialogue(num_speakers=num, min_speakers=low, max_speakers=high) is dialogue
 
 
 def test_missing_measures_never_fire() -> None:
