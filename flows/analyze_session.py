@@ -234,7 +234,15 @@ def transcribe_audio(
     task_run_name="diarize-{sha256:.12}",
     cache_policy=ContentKey(
         ignore=("audio_path", "pipeline_dir", "max_duration_s", "torch_threads"),
-        modules=("pipeline.audio", "pipeline.diarize", "pipeline.channels", "models.campplus"),
+        modules=(
+            "pipeline.audio",
+            "pipeline.diarize",
+            "pipeline.diarization_quality",
+            "pipeline.narrowband",
+            "pipeline.speaker_count",
+            "pipeline.channels",
+            "models.campplus",
+        ),
         packages=("pyannote.audio", "torch", "av"),
     ),
     **_common,

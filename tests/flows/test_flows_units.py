@@ -83,6 +83,15 @@ def test_cache_key_differs_between_tasks_and_audio() -> None:
     # Prefect's bare INPUTS policy would give both tasks the same key.
 
 
+def test_the_diarize_key_follows_the_code_that_runs_inside_diarize() -> None:
+    """A cached diarization carries the quality check's level and cues: a rerun after a
+    change to the check, or to how speakers are counted, must not reuse it."""
+    policy = diarize_audio.cache_policy
+    assert isinstance(policy, ContentKey)
+    used = {"pipeline.diarization_quality", "pipeline.narrowband", "pipeline.speaker_count"}
+    assert used <= set(policy.modules)
+
+
 def test_the_score_key_follows_the_reference_norms(tmp_path: Path) -> None:
     """Rescored verdicts must not come from a cache filled under other norms."""
     policy = score_session.cache_policy
