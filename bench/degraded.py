@@ -238,9 +238,18 @@ def speaker_mapping(reference: Sequence[Turn], hypothesis: Sequence[Turn]) -> di
     return {str(found): str(truth) for found, truth in mapping.items()}
 
 
-def share_error(reference: Sequence[Turn], hypothesis: Sequence[Turn]) -> float:
-    """Half the summed absolute talk-share differences under DER's optimal speaker mapping."""
-    mapping = speaker_mapping(reference, hypothesis)
+def share_error(
+    reference: Sequence[Turn],
+    hypothesis: Sequence[Turn],
+    *,
+    mapping: Mapping[str, str] | None = None,
+) -> float:
+    """Half the summed absolute talk-share differences under DER's optimal speaker mapping.
+
+    ``mapping`` (hypothesis speaker → reference speaker) when the caller already has it.
+    """
+    if mapping is None:
+        mapping = speaker_mapping(reference, hypothesis)
     truth = talk_shares(reference)
     found = talk_shares(hypothesis)
     mapped = {ref: 0.0 for ref in truth}

@@ -265,7 +265,8 @@ def party_share_error(reference: Sequence[Turn], found: Sequence[Turn]) -> float
     from bench.degraded import share_error, speaker_mapping
 
     mapping = speaker_mapping(reference, found)
-    return float(share_error(reference, [t for t in found if t.speaker in mapping]))
+    kept = [t for t in found if t.speaker in mapping]
+    return float(share_error(reference, kept, mapping=mapping))
 
 
 def measure(recording: Recording, *, cache_dir: Path | None = None) -> dict[str, Any]:
