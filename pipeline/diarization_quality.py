@@ -97,8 +97,9 @@ ACTION_ENROLL = "give a voice sample of the counselor with --enroll"
 ACTION_CHECK = "check the recording (one voice only, or very poor audio?)"
 ACTION_MORE_SPEAKERS = (
     "cut the recording to the two parties' conversation, or, if more people take part, "
-    "analyze it with --min-speakers 2 --max-speakers 3 (command line) so that their speech "
-    "is set apart"
+    "analyze it again allowing a third speaker so that their speech is set apart "
+    "(command line: --min-speakers 2 --max-speakers 3; cohort manifest: speakers 2-3; "
+    "web app: Analyze again with 'the two parties and perhaps one more voice')"
 )
 
 

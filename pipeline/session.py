@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pipeline.attribute import build_utterances
 from pipeline.audio import DEFAULT_MAX_DURATION_S, load_audio
@@ -66,7 +66,9 @@ from pipeline.types import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "SPEAKERS_OPTIONS",
     "Scored",
+    "SpeakersOption",
     "SpeechOptions",
     "SpeechResult",
     "StageProgress",
@@ -79,6 +81,7 @@ __all__ = [
     "role_hint",
     "score",
     "session_document",
+    "speaker_bounds",
     "speech_from_document",
     "swap_roles",
     "transcribe_channels",
@@ -87,6 +90,26 @@ __all__ = [
 
 StageProgress = Callable[[str, float, float], None]
 """Called as ``progress(stage, done_s, total_s)``."""
+
+
+SpeakersOption = Literal["2", "2-3"]
+"""Who speaks: ``2`` the two parties only; ``2-3`` the two parties and perhaps one more voice."""
+SPEAKERS_OPTIONS: tuple[SpeakersOption, ...] = ("2", "2-3")
+
+
+def speaker_bounds(speakers: SpeakersOption) -> dict[str, int | None]:
+    """The speaker-count fields of :class:`SpeechOptions` for a ``speakers`` choice.
+
+    ``2-3`` is the rerun the extra-voice cue advises (an introduction read by
+    someone else, an interpreter, a relative in the room): the clustering may
+    set a third voice apart, which then gets the role ``other`` and leaves the
+    parties' talk shares. It is the command line's ``--min-speakers 2
+    --max-speakers 3``, offered by name to the web upload and the cohort
+    manifest.
+    """
+    if speakers == "2-3":
+        return {"num_speakers": None, "min_speakers": 2, "max_speakers": 3}
+    return {"num_speakers": 2, "min_speakers": None, "max_speakers": None}
 
 
 @dataclass(frozen=True)

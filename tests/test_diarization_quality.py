@@ -50,6 +50,7 @@ from pipeline.diarization_quality import (
 from pipeline.diarize import diarize
 from pipeline.document import score
 from pipeline.schema import validate_document
+from pipeline.session import SPEAKERS_OPTIONS, speaker_bounds
 from pipeline.types import Audio, AudioInfo, ChannelDecision, Diarization, DiarizationQuality, Turn
 from tests.conftest import FIXTURES
 
@@ -270,6 +271,14 @@ def test_which_speaker_options_are_a_dialogue(
     num: int | None, low: int | None, high: int | None, dialogue: bool
 ) -> None:
     assert expects_dialogue(num_speakers=num, min_speakers=low, max_speakers=high) is dialogue
+
+
+def test_the_speakers_choices_are_the_command_line_bounds_and_a_dialogue() -> None:
+    assert speaker_bounds("2") == {"num_speakers": 2, "min_speakers": None, "max_speakers": None}
+    assert speaker_bounds("2-3") == {"num_speakers": None, "min_speakers": 2, "max_speakers": 3}
+    assert SPEAKERS_OPTIONS == ("2", "2-3")
+    for choice in SPEAKERS_OPTIONS:
+        assert expects_dialogue(**speaker_bounds(choice)) is True
 
 
 def test_missing_measures_never_fire() -> None:
