@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cli.checks import (
     check_language,
@@ -30,10 +31,16 @@ from cli.checks import (
 )
 from pipeline.errors import OptionError
 
+if TYPE_CHECKING:
+    from pipeline.session import SpeakersOption
+
 EXIT_BAD_INPUT = 2
 MAX_WORKERS = 64
 DEFAULT_DEPLOYMENT = "analyze-session/session-analyzer"
 """``flow/deployment`` created by ``python -m flows.deploy`` (kept in sync with flows.deploy)."""
+SPEAKERS_CHOICES = ("2", "2-3")
+"""``--speakers``: :data:`pipeline.session.SPEAKERS_OPTIONS`, spelled out here (a test checks
+they agree) because importing :mod:`pipeline.session` loads the models' libraries (seconds)."""
 
 
 def add_cohort_parser(
@@ -44,10 +51,10 @@ def add_cohort_parser(
         "cohort",
         help="score a cohort: a manifest CSV or a folder of recordings",
         description="Analyze every session of a manifest CSV (session_id, trainee_id, "
-        "audio_path[, cohort, session_date, counselor_hint, channels]) or of a folder of recordings "
-        "(session id = file name, trainee = parent folder), and write OUT/<session_id>/, "
-        "cohort.csv, cohort.parquet, trainees.csv and cohort.html. Finished stages are "
-        "cached: a rerun only computes what is missing.",
+        "audio_path[, cohort, session_date, counselor_hint, channels, speakers]) or of a folder "
+        "of recordings (session id = file name, trainee = parent folder), and write "
+        "OUT/<session_id>/, cohort.csv, cohort.parquet, trainees.csv and cohort.html. "
+        "Finished stages are cached: a rerun only computes what is missing.",
     )
     cohort.add_argument(
         "source", type=Path, metavar="MANIFEST_OR_FOLDER", help="manifest CSV or folder"
@@ -75,7 +82,26 @@ def add_cohort_parser(
     cohort.add_argument("--language", default=None, help="language code, e.g. en (default: detect)")
     cohort.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     cohort.add_argument("--threads", type=int, default=0, help="CPU threads per session (0: all)")
-    cohort.add_argument("--num-speakers", type=int, default=2, help="known speaker count")
+    speakers = cohort.add_argument_group(
+        "speakers",
+        "how many voices the recordings hold; give --speakers or --num-speakers, not both "
+        "(default: two, the counselor and the client)",
+    )
+    speakers.add_argument(
+        "--speakers",
+        choices=SPEAKERS_CHOICES,
+        default=None,
+        help="2: the two parties only; 2-3: the two parties and perhaps one more voice, for "
+        "recordings the diarization check flagged with another voice (the same as "
+        "analyze's --min-speakers 2 --max-speakers 3); a manifest's speakers column "
+        "overrides it per session",
+    )
+    speakers.add_argument(
+        "--num-speakers",
+        type=int,
+        default=None,
+        help="known speaker count for every session (default 2)",
+    )
     cohort.add_argument(
         "--channels",
         choices=["auto", "mix", "split"],
@@ -103,12 +129,39 @@ def _error(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
+def speaker_options(
+    *, speakers: SpeakersOption | None, num_speakers: int | None
+) -> dict[str, int | None]:
+    """The cohort-wide speaker-count fields of :class:`~pipeline.session.SpeechOptions`.
+
+    ``--speakers`` names a choice (:func:`pipeline.session.speaker_bounds`),
+    ``--num-speakers`` a count; both at once would leave one of them silently
+    ignored, so that is an :class:`~pipeline.errors.OptionError`. Neither: two
+    speakers. A manifest's ``speakers`` cell overrides the result per session.
+    """
+    if speakers is not None and num_speakers is not None:
+        raise OptionError(
+            f"--speakers {speakers} and --num-speakers {num_speakers} both set the speaker "
+            "count: give one (--speakers 2-3 allows a third voice; --num-speakers N fixes N)"
+        )
+    if speakers is not None:
+        from pipeline.session import speaker_bounds
+
+        return speaker_bounds(speakers)
+    check_speakers(num_speakers=num_speakers, min_speakers=None, max_speakers=None)
+    return {
+        "num_speakers": 2 if num_speakers is None else num_speakers,
+        "min_speakers": None,
+        "max_speakers": None,
+    }
+
+
 def run_cohort(args: argparse.Namespace) -> int:
     """``cohort``: validate the manifest, run the cohort flow, print where the outputs are."""
     if not 1 <= args.workers <= MAX_WORKERS:
         return _error(f"--workers must be between 1 and {MAX_WORKERS}, not {args.workers}")
     try:
-        check_speakers(num_speakers=args.num_speakers, min_speakers=None, max_speakers=None)
+        bounds = speaker_options(speakers=args.speakers, num_speakers=args.num_speakers)
         check_threads(args.threads)
         check_max_duration(args.max_duration_s)
         check_language(args.language)
@@ -141,7 +194,9 @@ def run_cohort(args: argparse.Namespace) -> int:
         language=args.language,
         device=args.device,
         cpu_threads=args.threads,
-        num_speakers=args.num_speakers,
+        num_speakers=bounds["num_speakers"],
+        min_speakers=bounds["min_speakers"],
+        max_speakers=bounds["max_speakers"],
         max_duration_s=args.max_duration_s,
         channels=args.channels,
     )

@@ -2,7 +2,7 @@
 
 A manifest has one row per session::
 
-    session_id,trainee_id,audio_path[,cohort,session_date,counselor_hint,channels]
+    session_id,trainee_id,audio_path[,cohort,session_date,counselor_hint,channels,speakers]
 
 ``audio_path`` (and an enrollment path in ``counselor_hint``) may be relative to
 the manifest's folder. ``counselor_hint`` is ``first`` (the counselor speaks
@@ -11,14 +11,19 @@ channel), or a path to a recording of the counselor's voice alone.
 ``channels`` overrides the cohort's ``--channels`` for one stereo recording:
 ``auto`` (decide from the audio), ``mix`` (analyze the voices mixed down) or
 ``split`` (one party per channel).
+``speakers`` overrides the cohort's ``--speakers`` for one recording: ``2``
+(the two parties only) or ``2-3`` (the two parties and perhaps one more voice,
+for a recording the diarization check flagged with another voice: an
+introduction read by someone else, an interpreter, a relative in the room).
 
 A folder is scanned recursively for audio and video files: ``session_id`` is
 the file's stem and ``trainee_id`` the name of its parent folder (``unknown``
 for files directly in the folder).
 
 Every problem (missing columns, empty or duplicate ids, missing files, bad
-hints or dates) is collected and raised together as one :class:`ManifestError`,
-so a user fixes the manifest once instead of once per problem.
+hints, dates, channels or speakers) is collected and raised together as one
+:class:`ManifestError`, so a user fixes the manifest once instead of once per
+problem.
 """
 
 from __future__ import annotations
@@ -32,10 +37,10 @@ from pathlib import Path
 
 from pipeline.channels import ChannelsOption
 from pipeline.errors import AnalyzerError
-from pipeline.session import SpeechOptions
+from pipeline.session import SPEAKERS_OPTIONS, SpeakersOption, SpeechOptions, speaker_bounds
 
 REQUIRED_COLUMNS = ("session_id", "trainee_id", "audio_path")
-OPTIONAL_COLUMNS = ("cohort", "session_date", "counselor_hint", "channels")
+OPTIONAL_COLUMNS = ("cohort", "session_date", "counselor_hint", "channels", "speakers")
 AUDIO_EXTENSIONS = frozenset(
     {
         ".wav",
@@ -87,11 +92,21 @@ class SessionSpec:
     """``first``, ``left``, ``right``, or the absolute path of an enrollment recording."""
     channels: ChannelsOption | None = None
     """This session's stereo handling; None keeps the cohort's."""
+    speakers: SpeakersOption | None = None
+    """``2`` or ``2-3`` (:func:`pipeline.session.speaker_bounds`); None keeps the cohort's."""
 
     def speech_options(self, base: SpeechOptions) -> SpeechOptions:
-        """The model settings for this session: ``base`` plus its channel or enrollment hint."""
+        """The model settings for this session: ``base`` plus its channels, speakers and hint."""
         if self.channels is not None:
             base = replace(base, channels=self.channels)
+        if self.speakers is not None:
+            bounds = speaker_bounds(self.speakers)
+            base = replace(
+                base,
+                num_speakers=bounds["num_speakers"],
+                min_speakers=bounds["min_speakers"],
+                max_speakers=bounds["max_speakers"],
+            )
         if self.counselor_hint in CHANNEL_HINTS:
             return replace(base, counselor_channel=self.counselor_hint)  # type: ignore[arg-type]
         if self.counselor_hint not in (None, "first"):
@@ -152,6 +167,27 @@ def _channels(
             "(a named channel means one party per channel): drop one of them"
         )
     return mode
+
+
+_DATE_LIKE = re.compile(r"[A-Za-z/]|^\d{4}-\d{2}-\d{2}$")
+"""What a spreadsheet may have made of ``2-3`` (``3-Feb``, ``2/3/2025``, ``2025-02-03``)."""
+
+
+def _speakers(value: str | None, where: str, problems: list[str]) -> SpeakersOption | None:
+    """The ``speakers`` column: one of :data:`pipeline.session.SPEAKERS_OPTIONS`."""
+    if value is None:
+        return None
+    choice = next((s for s in SPEAKERS_OPTIONS if s == re.sub(r"\s+", "", value)), None)
+    if choice is None:
+        problem = (
+            f"{where}: speakers {value!r} is not one of {', '.join(SPEAKERS_OPTIONS)} "
+            "(2: the two parties only; 2-3: the two parties and perhaps one more voice; "
+            "empty: the cohort's --speakers)"
+        )
+        if _DATE_LIKE.search(value):
+            problem += "; a spreadsheet may have turned 2-3 into a date: format the column as text"
+        problems.append(problem)
+    return choice
 
 
 def read_manifest(path: str | Path) -> list[SessionSpec]:
@@ -230,6 +266,7 @@ def read_manifest(path: str | Path) -> list[SessionSpec]:
                 )
             hint = str(enrollment)
         channels = _channels(row.get("channels") or None, hint, where, problems)
+        speakers = _speakers(row.get("speakers") or None, where, problems)
         sessions.append(
             SessionSpec(
                 session_id=session_id,
@@ -239,6 +276,7 @@ def read_manifest(path: str | Path) -> list[SessionSpec]:
                 session_date=date,
                 counselor_hint=hint,
                 channels=channels,
+                speakers=speakers,
             )
         )
     if not sessions and not problems:
