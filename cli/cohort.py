@@ -160,13 +160,13 @@ def run_cohort(args: argparse.Namespace) -> int:
     """``cohort``: validate the manifest, run the cohort flow, print where the outputs are."""
     if not 1 <= args.workers <= MAX_WORKERS:
         return _error(f"--workers must be between 1 and {MAX_WORKERS}, not {args.workers}")
+    from models.registry import ModelError, resolve_whisper
+
     try:
         bounds = speaker_options(speakers=args.speakers, num_speakers=args.num_speakers)
         check_threads(args.threads)
         check_max_duration(args.max_duration_s)
         check_language(args.language)
-        from models.registry import ModelError, resolve_whisper
-
         resolve_whisper(args.model)
         check_output_dir(args.out)
     except (OptionError, ModelError) as error:
