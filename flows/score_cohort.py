@@ -255,7 +255,8 @@ def score_cohort(
     out_dir
         Receives ``<session_id>/`` folders and the cohort tables and report.
     speech
-        Model settings for every session (a manifest's hint adds a channel or enrollment).
+        Model settings for every session; a manifest row's hint, channels and speakers
+        override them for that session (:meth:`flows.manifest.SessionSpec.speech_options`).
     workers
         Sessions in flight at once: threads in this process, or dispatched runs.
     deployment
