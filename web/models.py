@@ -29,6 +29,9 @@ HINTS = ("auto", "first", "left", "right", "enrollment")
 """How the uploader said to tell the counselor from the client."""
 CHANNEL_MODES = ("auto", "mix", "split")
 """How the uploader said to treat a stereo recording (``SpeechOptions.channels``)."""
+SPEAKERS = ("2", "2-3")
+"""Who the uploader said speaks: the two parties, or them and perhaps one more voice
+(``pipeline.session.SPEAKERS_OPTIONS``)."""
 
 
 def utcnow() -> dt.datetime:
@@ -134,6 +137,8 @@ class Recording(Base):
     hint: Mapped[str] = mapped_column(String(16), default="auto")
     channel_mode: Mapped[str] = mapped_column(String(8), default="auto", server_default="auto")
     """``auto``: decide from the audio; ``mix`` / ``split``: the uploader's choice."""
+    speakers: Mapped[str] = mapped_column(String(8), default="2", server_default="2")
+    """``2``: counselor and client; ``2-3``: perhaps one more voice, to be set apart."""
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     """``queued`` until the analysis ends, then ``done`` or ``failed``; the finer stage of a
     running analysis is in its ``status.json``."""

@@ -155,6 +155,8 @@ def speech_options(settings: Settings, recording: Recording, storage: Storage) -
     }
     if recording.channel_mode != "auto":
         options["channels"] = recording.channel_mode
+    if recording.speakers == "2-3":  # the two parties and perhaps one more voice
+        options.update(num_speakers=None, min_speakers=2, max_speakers=3)
     if recording.hint in ("left", "right"):
         options["counselor_channel"] = recording.hint
     if recording.hint == "enrollment":

@@ -154,11 +154,23 @@ def test_upload_wait_read_listen_and_correct(page: Any) -> None:
     page.wait_for_selector("text=Counselor and client were swapped")
     assert page.get_attribute(".verdict", "data-verdict") == verdict
 
+    # Analyze again, allowing a third voice: the status page, then the new report.
+    session_url = page.url.split("?")[0]
+    page.click("#analyze-again summary")
+    page.check("#analyze-again input[name=speakers][value='2-3']")
+    shot(page, "08-analyze-again")
+    page.click("#analyze-again-button")
+    page.wait_for_selector("#stages")
+    page.wait_for_selector("#player", timeout=ANALYSIS_TIMEOUT_MS)
+    assert page.url == session_url
+    assert page.is_checked("#analyze-again input[name=speakers][value='2-3']")
+    assert page.locator("#timeline svg rect.seg").count() >= 5
+
     page.click("nav >> text=Sessions")
     assert "Alex Kim" in page.inner_text("#sessions")
-    shot(page, "08-sessions")
+    shot(page, "09-sessions")
     page.click("nav >> text=Trainees")
-    shot(page, "09-trainees")
+    shot(page, "10-trainees")
     assert page.console_errors == []
 
 
@@ -180,6 +192,6 @@ def test_dropping_a_file_that_is_not_audio_shows_why(page: Any) -> None:
     page.wait_for_selector("#message.error")
     assert "not an audio or video file" in page.inner_text("#message")
     assert page.evaluate("document.getElementById('progress-bar').style.width") == "100%"
-    shot(page, "10-upload-error")
+    shot(page, "11-upload-error")
     errors = page.console_errors
     assert [e for e in errors if "status of 415" not in e] == []

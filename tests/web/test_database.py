@@ -18,7 +18,7 @@ def test_migrations_match_the_models_and_are_idempotent(database_url: str) -> No
         with database.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
-            assert context.get_current_revision() == "0002"
+            assert context.get_current_revision() == "0003"
         tables = set(inspect(database.engine).get_table_names())
         assert {"users", "login_sessions", "api_tokens", "login_failures", "recordings"} <= tables
     finally:
@@ -42,7 +42,9 @@ def test_migrations_downgrade_cleanly(database_url: str) -> None:
         database.dispose()
 
 
-def test_recordings_uploaded_before_the_channel_setting_default_to_auto(database_url: str) -> None:
+def test_recordings_uploaded_before_the_later_settings_get_their_defaults(
+    database_url: str,
+) -> None:
     from alembic import command
     from sqlalchemy import text
 
@@ -71,7 +73,9 @@ def test_recordings_uploaded_before_the_channel_setting_default_to_auto(database
             )
         migrate(database.engine)
         with database.engine.connect() as connection:
-            mode = connection.execute(text("SELECT channel_mode FROM recordings")).scalar_one()
-        assert mode == "auto"
+            mode, speakers = connection.execute(
+                text("SELECT channel_mode, speakers FROM recordings")
+            ).one()
+        assert (mode, speakers) == ("auto", "2")
     finally:
         database.dispose()

@@ -24,7 +24,8 @@ router = APIRouter()
 log = logging.getLogger(__name__)
 
 NOTICES = {
-    "duplicate": "You uploaded this recording before: this is that session.",
+    "duplicate": "You uploaded this recording before: this is that session. To analyze it "
+    "with other choices, use Analyze again below.",
     "swapped": "Counselor and client were swapped; the measures were recomputed.",
     "roles": "The roles were corrected; the measures were recomputed.",
 }
@@ -96,6 +97,7 @@ def session_page(request: Request, db: Db, principal: CurrentPrincipal, public_i
 
     report = report_view(_with_display_name(document, recording))
     has_audio = recordings.audio_path(storage, recording) is not None
+    has_sample = any(storage.upload_dir(recording.public_id).glob("enrollment.*"))
     return render(
         request,
         "report.html",
@@ -106,6 +108,7 @@ def session_page(request: Request, db: Db, principal: CurrentPrincipal, public_i
         roles=document.get("roles") or {},
         can_correct=full,
         has_audio=has_audio,
+        has_sample=has_sample,
         downloads=[name for name in DOWNLOADS if full or name in _MEASURES_DOWNLOADS],
         notice=notice,
         error=error,

@@ -78,6 +78,8 @@ def summary(storage: Storage, recording: Recording) -> dict[str, Any]:
         "sha256": recording.sha256,
         "bytes": recording.audio_bytes,
         "hint": recording.hint,
+        "channels": recording.channel_mode,
+        "speakers": recording.speakers,
         "status": recording.status,
         "stage": live["stage"],
         "stage_label": STAGE_LABELS[live["stage"]],

@@ -1,26 +1,30 @@
-"""The upload page and the upload endpoint (streamed to disk, sniffed, deduplicated)."""
+"""The upload page, the upload endpoint (streamed to disk, sniffed, deduplicated), and
+analyzing an uploaded recording again with other choices."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from collections.abc import Mapping
+from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from web import recordings
 from web.auth import CSRF_FIELD, CSRF_HEADER, CurrentPrincipal, Principal, check_csrf
 from web.db import Database
-from web.media import MediaInfo, NotMediaError, sniff
-from web.models import CHANNEL_MODES, HINTS, Recording, User
+from web.media import MediaInfo
+from web.models import Recording, User, utcnow
+from web.options import AnalysisChoices, check_channels, read_choices, sniff_or_refuse
 from web.pages import render
 from web.processing import QueueFullError
 from web.storage import Storage, new_public_id
-from web.uploads import ReceivedFile, ReceivedForm, UploadError, describe_size, receive_form
+from web.uploads import ReceivedForm, UploadError, describe_size, receive_form
 
 router = APIRouter()
 
@@ -56,19 +60,13 @@ def _parse_date(value: str) -> dt.date | None:
         raise UploadError(400, "the session date must look like 2025-03-31") from None
 
 
-def _sniff_or_refuse(received: ReceivedFile, what: str) -> MediaInfo:
-    try:
-        return sniff(received.path)
-    except NotMediaError as error:
-        raise UploadError(415, f"{what}{received.original_name}: {error}") from None
-
-
 def _store(
     *,
     database: Database,
     storage: Storage,
     user: User,
     form: ReceivedForm,
+    choices: AnalysisChoices,
     info: MediaInfo,
     enrollment_info: MediaInfo | None,
 ) -> tuple[Recording, bool]:
@@ -102,8 +100,9 @@ def _store(
                 audio_bytes=recording_file.size,
                 sha256=recording_file.sha256,
                 channels=info.channels,
-                hint=form.fields.get("hint", "auto"),
-                channel_mode=form.fields.get("channels", "auto"),
+                hint=choices.hint,
+                channel_mode=choices.channels,
+                speakers=choices.speakers,
                 status="queued",
             )
             session.add(recording)
@@ -115,51 +114,33 @@ def _store(
     return recording, True
 
 
-def _validate(form: ReceivedForm) -> tuple[MediaInfo, MediaInfo | None]:
+def _validate(form: ReceivedForm) -> tuple[AnalysisChoices, MediaInfo, MediaInfo | None]:
     """Check the fields and sniff the files; raises :class:`UploadError`. Worker thread."""
     if "recording" not in form.files:
         raise UploadError(400, "choose a recording to upload")
-    hint = form.fields.get("hint", "auto") or "auto"
-    if hint not in HINTS:
-        raise UploadError(400, "unknown counselor hint")
-    form.fields["hint"] = hint
-    channels = form.fields.get("channels", "auto") or "auto"
-    if channels not in CHANNEL_MODES:
-        raise UploadError(400, "unknown stereo channel setting")
-    if channels == "mix" and hint in ("left", "right"):
-        raise UploadError(
-            400,
-            f"the {hint}-channel hint means one person per channel; it cannot go with "
-            "mixing the channels — choose one",
-        )
-    form.fields["channels"] = channels
+    choices = read_choices(form.fields)
     _parse_date(form.fields.get("session_date", ""))
-    info = _sniff_or_refuse(form.files["recording"], "")
-    if hint in ("left", "right") and info.channels < 2:
-        raise UploadError(
-            400,
-            f"the {hint}-channel hint needs a stereo recording; this one has "
-            f"{info.channels} channel — choose another hint",
-        )
-    if channels == "split" and info.channels != 2:
-        raise UploadError(
-            400,
-            f"one person per channel needs a two-channel recording; this one has "
-            f"{info.channels} — choose another stereo setting",
-        )
+    info = sniff_or_refuse(form.files["recording"])
+    check_channels(choices, audio_channels=info.channels)
     enrollment_info = None
-    if hint == "enrollment":
+    if choices.hint == "enrollment":
         if "enrollment" not in form.files:
             raise UploadError(400, "add the counselor's voice sample, or choose another hint")
-        enrollment_info = _sniff_or_refuse(form.files["enrollment"], "voice sample ")
+        enrollment_info = sniff_or_refuse(form.files["enrollment"], what="voice sample ")
     elif "enrollment" in form.files:
         form.files.pop("enrollment").path.unlink(missing_ok=True)
-    return info, enrollment_info
+    return choices, info, enrollment_info
 
 
-async def _receive(request: Request, principal: Principal) -> ReceivedForm:
+async def _receive(
+    request: Request, principal: Principal, *, files: tuple[str, ...]
+) -> ReceivedForm:
     settings = request.app.state.settings
     storage: Storage = request.app.state.storage
+    limits = {
+        "recording": settings.upload_limit_bytes,
+        "enrollment": settings.enrollment_limit_bytes,
+    }
     header_token = request.headers.get(CSRF_HEADER)
 
     def before_file(fields: Mapping[str, str]) -> None:
@@ -172,10 +153,7 @@ async def _receive(request: Request, principal: Principal) -> ReceivedForm:
 
     return await receive_form(
         request,
-        limits={
-            "recording": settings.upload_limit_bytes,
-            "enrollment": settings.enrollment_limit_bytes,
-        },
+        limits={name: limits[name] for name in files},
         new_path=storage.temporary_file,
         before_file=before_file,
     )
@@ -193,15 +171,16 @@ async def upload(request: Request, principal: CurrentPrincipal) -> Response:
     processor = request.app.state.processor
     if processor.pending >= processor.max_queue:
         raise UploadError(503, "the server is busy analyzing other recordings; try again later")
-    form = await _receive(request, principal)
+    form = await _receive(request, principal, files=("recording", "enrollment"))
     try:
-        info, enrollment_info = await run_in_threadpool(_validate, form)
+        choices, info, enrollment_info = await run_in_threadpool(_validate, form)
         recording, new = await run_in_threadpool(
             _store,
             database=request.app.state.db,
             storage=request.app.state.storage,
             user=principal.user,
             form=form,
+            choices=choices,
             info=info,
             enrollment_info=enrollment_info,
         )
@@ -226,7 +205,10 @@ async def upload(request: Request, principal: CurrentPrincipal) -> Response:
         "status": recording.status,
     }
     if not new:
-        body["message"] = "You uploaded this recording before; here is that session."
+        body["message"] = (
+            "You uploaded this recording before; here is that session. To analyze it with "
+            f"other choices, post them to {url}/analyze-again."
+        )
     if _json_client(request, principal):
         return JSONResponse(body, status_code=201 if new else 200)
     return RedirectResponse(url + ("" if new else "?notice=duplicate"), status_code=303)
@@ -247,3 +229,108 @@ def _forget(request: Request, public_id: str) -> None:
         recording = db.scalar(select(Recording).where(Recording.public_id == public_id))
         if recording is not None:
             recordings.delete(db, request.app.state.storage, recording)
+
+
+def _requeueable(session: Session, storage: Storage, user: User, public_id: str) -> Recording:
+    """The user's recording if it can be analyzed again now; else a 404, 409 or 410."""
+    recording = recordings.get_visible(session, user, public_id)
+    if recording.status == "queued":
+        raise UploadError(409, "this session is being analyzed; wait until it has finished")
+    if recordings.audio_path(storage, recording) is None:
+        raise UploadError(
+            410,
+            "the audio of this session was deleted after its analysis (retention setting), "
+            "so it cannot be analyzed again; delete the session and upload the recording anew",
+        )
+    return recording
+
+
+def _can_requeue(*, database: Database, storage: Storage, user: User, public_id: str) -> None:
+    """Refuse before the body is read: another user's session is a 404 whatever is sent."""
+    with database.session() as session:
+        _requeueable(session, storage, user, public_id)
+
+
+def _requeue(
+    *, database: Database, storage: Storage, user: User, public_id: str, form: ReceivedForm
+) -> Recording:
+    """Check the new choices against the stored recording and queue it again. Worker thread.
+
+    A new voice sample replaces the stored one; without one, a stored sample
+    is reused. The previous outputs are removed first, so a failed new
+    analysis can never show the previous report as its own.
+    """
+    with database.session() as session:
+        recording = _requeueable(session, storage, user, public_id)
+        choices = read_choices(form.fields)
+        check_channels(choices, audio_channels=recording.channels or 1)
+        upload_dir = storage.upload_dir(public_id)
+        stored_samples = sorted(upload_dir.glob("enrollment.*"))
+        sample = form.files.pop("enrollment", None)
+        if choices.hint == "enrollment" and sample is not None:
+            info = sniff_or_refuse(sample, what="voice sample ")
+            for old in stored_samples:
+                old.unlink(missing_ok=True)
+            sample.path.replace(upload_dir / f"enrollment.{info.extension}")
+        elif choices.hint == "enrollment" and not stored_samples:
+            raise UploadError(400, "add the counselor's voice sample, or choose another hint")
+        elif sample is not None:
+            sample.path.unlink(missing_ok=True)
+        for output in storage.out_dir(public_id).iterdir():
+            if output.is_file():
+                output.unlink()
+        recording.hint, recording.channel_mode = choices.hint, choices.channels
+        recording.speakers = choices.speakers
+        recording.status, recording.error, recording.finished_at = "queued", None, None
+        recording.updated_at = utcnow()
+    return recording
+
+
+@router.post("/sessions/{public_id}/analyze-again")
+@router.post("/api/sessions/{public_id}/analyze-again", include_in_schema=False)
+async def analyze_again(request: Request, principal: CurrentPrincipal, public_id: str) -> Response:
+    """Analyze a finished or failed session again with other choices.
+
+    The form has the upload's ``hint``, ``channels`` and ``speakers`` fields
+    and, with ``hint=enrollment``, an optional new ``enrollment`` voice sample.
+    Models run again where a choice changed them (cached stages are reused);
+    the new measures replace the old ones when the analysis ends, and role
+    corrections made on the old report are not carried over. ``202`` with
+    ``{"id", "url", "status_url", "status"}`` for scripts, else a redirect to
+    the session page; ``409`` while the session is being analyzed, ``410``
+    after retention deleted its audio, ``503`` queue full.
+    """
+    processor = request.app.state.processor
+    if processor.pending >= processor.max_queue:
+        raise UploadError(503, "the server is busy analyzing other recordings; try again later")
+    where = {
+        "database": request.app.state.db,
+        "storage": request.app.state.storage,
+        "user": principal.user,
+        "public_id": public_id,
+    }
+    await run_in_threadpool(partial(_can_requeue, **where))
+    form = await _receive(request, principal, files=("enrollment",))
+    try:
+        check_csrf(principal, request.headers.get(CSRF_HEADER) or form.fields.get(CSRF_FIELD))
+        recording = await run_in_threadpool(partial(_requeue, **where, form=form))
+    finally:
+        form.discard()
+    try:
+        await run_in_threadpool(request.app.state.submit, recording)
+    except QueueFullError as error:
+        await run_in_threadpool(_fail, request, public_id, str(error))
+        raise UploadError(503, str(error)) from None
+    url = f"/sessions/{public_id}"
+    if _json_client(request, principal):
+        body = {"id": public_id, "url": url, "status_url": f"/api/sessions/{public_id}"}
+        return JSONResponse(body | {"status": recording.status}, status_code=202)
+    return RedirectResponse(url, status_code=303)
+
+
+def _fail(request: Request, public_id: str, error: str) -> None:
+    """Mark a session that could not be queued again as failed (it can be retried)."""
+    with request.app.state.db.session() as session:
+        recording = session.scalar(select(Recording).where(Recording.public_id == public_id))
+        if recording is not None:
+            recording.status, recording.error = "failed", error

@@ -90,6 +90,7 @@
     data.append("session_date", form.elements.session_date.value);
     data.append("hint", hint);
     data.append("channels", form.elements.channels.value);
+    data.append("speakers", form.elements.speakers.value);
     if (hint === "enrollment") data.append("enrollment", enrollment.files[0]);
     data.append("recording", file);
 

@@ -1,0 +1,222 @@
+"""Analyze an uploaded recording again with other choices, and the "who speaks" choice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from tests.web.conftest import FIXTURES, User, files_under, make_app
+from tests.web.fake_analysis import fake_runner
+from tests.web.test_sessions import RecordingExecutor
+from web.models import Recording
+from web.processing import Job, Result
+from web.settings import Settings
+
+WAV = FIXTURES / "dialogue_client_led.wav"
+SAMPLE = FIXTURES / "enroll_counselor.wav"
+
+
+class Runs:
+    """The fake analysis, keeping every job it was given (and failing when told to)."""
+
+    def __init__(self) -> None:
+        self.jobs: list[Job] = []
+        self.fail = False
+
+    def __call__(self, job: Job) -> Result:
+        self.jobs.append(job)
+        if self.fail:
+            return {"status": "failed", "error": "decoder crashed", "sha256": None}
+        return fake_runner(job)
+
+
+@pytest.fixture
+def runs() -> Runs:
+    return Runs()
+
+
+@pytest.fixture
+def app_with_runs(settings: Settings, runs: Runs) -> Iterator[FastAPI]:
+    app = make_app(settings, runner=runs)
+    with TestClient(app):
+        yield app
+
+
+def _row(app: FastAPI, public_id: str) -> Recording:
+    with app.state.db.session() as db:
+        recording: Recording | None = db.scalar(
+            select(Recording).where(Recording.public_id == public_id)
+        )
+        assert recording is not None
+        return recording
+
+
+def _again(
+    user: User,
+    public_id: str,
+    fields: dict[str, str],
+    *,
+    files: dict[str, tuple[str, bytes]] | None = None,
+    json: bool = False,
+) -> Any:
+    """Post the form as a browser does (multipart, an empty file field when none is chosen)."""
+    return user.client.post(
+        f"/sessions/{public_id}/analyze-again",
+        data={"csrf_token": user.csrf} | fields,
+        files=files or {"enrollment": ("", b"")},
+        follow_redirects=False,
+        headers={"accept": "application/json"} if json else {},
+    )
+
+
+def test_the_upload_passes_who_speaks_to_the_analysis(app_with_runs: FastAPI, runs: Runs) -> None:
+    alice = User(app_with_runs, "alice")
+    page = alice.client.get("/upload").text
+    assert 'name="speakers" value="2" checked' in page and 'name="speakers" value="2-3"' in page
+    alice.upload_done(fields={"speakers": "2-3"})
+    speech = runs.jobs[-1].speech
+    assert (speech["num_speakers"], speech["min_speakers"], speech["max_speakers"]) == (None, 2, 3)
+    other = FIXTURES / "dialogue_counselor_led.wav"
+    alice.upload_done(other)
+    assert "max_speakers" not in runs.jobs[-1].speech  # the default: SpeechOptions' two speakers
+    refused = alice.upload(other, fields={"speakers": "4"})
+    assert refused.status_code == 400 and "unknown speakers setting" in refused.json()["error"]
+
+
+def test_the_report_offers_to_analyze_again_and_the_new_choices_run(
+    app_with_runs: FastAPI, runs: Runs, settings: Settings
+) -> None:
+    alice = User(app_with_runs, "alice")
+    public_id = alice.upload_done()
+    page = alice.client.get(f"/sessions/{public_id}").text
+    assert "Client-led: inconclusive" in page
+    assert '<details class="card again" id="analyze-again">' in page
+    assert f'action="/sessions/{public_id}/analyze-again"' in page
+    assert (
+        'name="speakers" value="2" checked' in page and 'name="hint" value="auto" checked' in page
+    )
+    response = _again(alice, public_id, {"hint": "first", "channels": "auto", "speakers": "2-3"})
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/sessions/{public_id}"
+    job = runs.jobs[-1]
+    assert job.counselor_first and job.speech["max_speakers"] == 3
+    assert job.speech["min_speakers"] == 2 and job.speech["num_speakers"] is None
+    row = _row(app_with_runs, public_id)
+    assert (row.status, row.hint, row.speakers) == ("done", "first", "2-3")
+    page = alice.client.get(f"/sessions/{public_id}").text
+    assert (
+        'name="speakers" value="2-3" checked' in page
+        and 'name="hint" value="first" checked' in page
+    )
+    assert len(list((settings.data_dir / "sessions").iterdir())) == 1  # the same session
+
+
+def test_a_voice_sample_given_later_is_stored_replaced_and_reused(
+    app_with_runs: FastAPI, runs: Runs, settings: Settings
+) -> None:
+    alice = User(app_with_runs, "alice")
+    public_id = alice.upload_done()
+    missing = _again(alice, public_id, {"hint": "enrollment"}, json=True)
+    assert missing.status_code == 400
+    assert "voice sample" in missing.json()["error"]
+    sample = {"enrollment": ("me.wav", SAMPLE.read_bytes())}
+    given = _again(alice, public_id, {"hint": "enrollment"}, files=sample, json=True)
+    assert given.status_code == 202
+    assert given.json()["status_url"] == f"/api/sessions/{public_id}"
+    stored = Path(runs.jobs[-1].speech["enrollment"])
+    assert stored.name == "enrollment.wav" and stored.read_bytes() == SAMPLE.read_bytes()
+    page = alice.client.get(f"/sessions/{public_id}").text
+    assert "a sample is stored" in page
+    reused = _again(alice, public_id, {"hint": "enrollment", "speakers": "2-3"})
+    assert reused.status_code == 303
+    assert Path(runs.jobs[-1].speech["enrollment"]) == stored
+    uploads = settings.data_dir / "sessions" / public_id
+    assert len([p for p in files_under(uploads) if p.name.startswith("enrollment.")]) == 1
+    assert files_under(settings.data_dir / "tmp") == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "message"),
+    [
+        ({"hint": "left"}, 400, "needs a stereo recording"),
+        ({"channels": "split"}, 400, "one person per channel needs a two-channel recording"),
+        ({"speakers": "3"}, 400, "unknown speakers setting"),
+        ({"hint": "right", "channels": "mix"}, 400, "cannot go with mixing the channels"),
+    ],
+)
+def test_choices_the_recording_cannot_take_are_refused_and_change_nothing(
+    app_with_runs: FastAPI, runs: Runs, fields: dict[str, str], status: int, message: str
+) -> None:
+    alice = User(app_with_runs, "alice")
+    public_id = alice.upload_done()
+    response = _again(alice, public_id, fields, json=True)
+    assert response.status_code == status
+    assert message in response.json()["error"]
+    row = _row(app_with_runs, public_id)
+    assert (row.status, row.hint, row.channel_mode, row.speakers) == ("done", "auto", "auto", "2")
+    assert len(runs.jobs) == 1
+
+
+def test_without_the_form_token_or_for_another_user_nothing_happens(
+    app_with_runs: FastAPI, runs: Runs
+) -> None:
+    alice, bob = User(app_with_runs, "alice"), User(app_with_runs, "bob")
+    public_id = alice.upload_done()
+    forged = alice.client.post(
+        f"/sessions/{public_id}/analyze-again",
+        data={"speakers": "2-3"},
+        files={"enrollment": ("", b"")},
+        follow_redirects=False,
+    )
+    assert forged.status_code == 403
+    assert (
+        bob.client.post(
+            f"/sessions/{public_id}/analyze-again",
+            data={"csrf_token": bob.csrf, "speakers": "2-3"},
+            files={"enrollment": ("", b"")},
+        ).status_code
+        == 404
+    )
+    assert _row(app_with_runs, public_id).speakers == "2" and len(runs.jobs) == 1
+
+
+def test_a_failed_new_analysis_does_not_show_the_old_report(
+    app_with_runs: FastAPI, runs: Runs, settings: Settings
+) -> None:
+    alice = User(app_with_runs, "alice")
+    public_id = alice.upload_done()
+    runs.fail = True
+    _again(alice, public_id, {"speakers": "2-3"})
+    state = alice.client.get(f"/api/sessions/{public_id}").json()
+    assert state["status"] == "failed" and "decoder crashed" in state["error"]
+    out = settings.data_dir / "sessions" / public_id / "out"
+    assert not (out / "session.json").exists() and not (out / "report.html").exists()
+    page = alice.client.get(f"/sessions/{public_id}").text
+    assert "The analysis failed" in page and 'id="talk-time"' not in page
+
+
+def test_a_session_still_queued_or_without_audio_cannot_be_analyzed_again(
+    settings: Settings,
+) -> None:
+    queued = make_app(settings, executor_factory=RecordingExecutor)
+    with TestClient(queued):
+        alice = User(queued, "alice")
+        public_id = alice.upload(WAV).json()["id"]
+        busy = _again(alice, public_id, {"speakers": "2-3"}, json=True)
+        assert busy.status_code == 409
+    kept = settings.model_copy(update={"retention": "measures"})
+    app = make_app(kept)
+    with TestClient(app):
+        bob = User(app, "bob")
+        public_id = bob.upload_done()
+        page = bob.client.get(f"/sessions/{public_id}").text
+        assert 'id="analyze-again"' not in page
+        gone = _again(bob, public_id, {"speakers": "2-3"}, json=True)
+        assert gone.status_code == 410
+        assert "upload the recording anew" in gone.json()["error"]
