@@ -383,7 +383,7 @@ def quality_cues(
     if expect_dialogue and measures["extra_voice_share"] > max_extra_voice_share:
         cues.append(
             f"another voice seems to speak for {measures['extra_voice_share']:.0%} of the talk "
-            f"time (an introduction, an interpreter, another person in the room?), which the "
+            f"time (an introduction, an interpreter, another person in the room, a song?), which the "
             f"talk shares count as the counselor's or the client's: {ACTION_MORE_SPEAKERS}"
         )
     return tuple(cues)
