@@ -136,6 +136,10 @@ def test_a_voice_sample_given_later_is_stored_replaced_and_reused(
     reused = _again(alice, public_id, {"hint": "enrollment", "speakers": "2-3"})
     assert reused.status_code == 303
     assert Path(runs.jobs[-1].speech["enrollment"]) == stored
+    not_audio = {"enrollment": ("me.wav", b"not audio at all" * 100)}
+    refused = _again(alice, public_id, {"hint": "enrollment"}, files=not_audio, json=True)
+    assert refused.status_code == 415 and "voice sample me.wav" in refused.json()["error"]
+    assert Path(runs.jobs[-1].speech["enrollment"]).read_bytes() == SAMPLE.read_bytes()
     uploads = settings.data_dir / "sessions" / public_id
     assert len([p for p in files_under(uploads) if p.name.startswith("enrollment.")]) == 1
     assert files_under(settings.data_dir / "tmp") == []

@@ -266,16 +266,15 @@ def _requeue(
         check_channels(choices, audio_channels=recording.channels or 1)
         upload_dir = storage.upload_dir(public_id)
         stored_samples = sorted(upload_dir.glob("enrollment.*"))
-        sample = form.files.pop("enrollment", None)
+        sample = form.files.get("enrollment")  # a sample not moved here is discarded after
         if choices.hint == "enrollment" and sample is not None:
             info = sniff_or_refuse(sample, what="voice sample ")
             for old in stored_samples:
                 old.unlink(missing_ok=True)
             sample.path.replace(upload_dir / f"enrollment.{info.extension}")
+            del form.files["enrollment"]
         elif choices.hint == "enrollment" and not stored_samples:
             raise UploadError(400, "add the counselor's voice sample, or choose another hint")
-        elif sample is not None:
-            sample.path.unlink(missing_ok=True)
         for output in storage.out_dir(public_id).iterdir():
             if output.is_file():
                 output.unlink()
