@@ -253,6 +253,18 @@ def analyze(built: Built, *, work_dir: Path, cache_dir: Path | None) -> dict[str
     return document
 
 
+def share_cells(members: Sequence[Mapping[str, Any]]) -> str:
+    """Markdown cells: share error mean (largest), levels good / doubtful / poor, and how
+    many shares are confidently wrong (off by more than
+    :data:`CONFIDENT_WRONG_SHARE_ERROR` with the level ``good``)."""
+    errors = [m["share_error"] for m in members]
+    levels = [sum(m["level"] == level for m in members) for level in ("good", "doubtful", "poor")]
+    wrong = sum(
+        m["level"] == "good" and m["share_error"] > CONFIDENT_WRONG_SHARE_ERROR for m in members
+    )
+    return f"{np.mean(errors):.3f} ({max(errors):.3f}) | {' / '.join(map(str, levels))} | {wrong}"
+
+
 def summary(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """Markdown, one line per condition."""
     lines = [
@@ -264,17 +276,9 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         members = [r for r in rows if r["condition"] == condition]
         if not members:
             continue
-        errors = [m["share_error"] for m in members]
-        levels = [
-            sum(m["level"] == level for m in members) for level in ("good", "doubtful", "poor")
-        ]
-        wrong = sum(
-            m["level"] == "good" and m["share_error"] > CONFIDENT_WRONG_SHARE_ERROR for m in members
-        )
         stray = [m["stray_words"] for m in members]
         lines.append(
-            f"| {condition} | {len(members)} | {np.mean(errors):.3f} ({max(errors):.3f}) | "
-            f"{' / '.join(map(str, levels))} | {wrong} | "
+            f"| {condition} | {len(members)} | {share_cells(members)} | "
             f"{sum(s > 0 for s in stray)} ({sum(stray)}) | "
             f"{np.mean([m['talk_outside_s'] for m in members]):.1f} |"
         )

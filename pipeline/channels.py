@@ -55,6 +55,17 @@ low) and a voice 10-16 dB above a phone line's hiss most of it; at 6 dB those
 share errors are 16-87 % smaller, while frames of noise alone above the floor
 stay near 1 % (docs/diarization.md, "Channel activity").
 """
+ACTIVITY_RANGE_DB = 35.0
+"""...and no more than this much below its loud frames (its 95th-percentile level).
+
+The noise floor alone fails on a VoIP line whose silence suppression sends
+digital zeros: the floor reads as silence and the line's background noise,
+30-60 dB under its party's speech, counted as talk in every pause. On a
+real call (SpokenWOZ MUL1011) one line got 60 % of the talk time against
+46 %; within 35 dB of the loud frames it gets 46 %. At 40 dB the error was
+0.03, at 45 dB 0.10. On the synthetic stereo recordings the rule moves
+client shares by at most 0.01 (docs/diarization.md, "Noise counted as talk").
+"""
 DOMINANCE_DB = 15.0
 """A channel holds the floor where it is at least this much louder than the other."""
 MIN_DOMINANT_FRACTION = 0.05
@@ -107,6 +118,7 @@ def _activity(
     *,
     frame_s: float,
     floor_margin_db: float,
+    range_db: float,
     crosstalk_margin_db: float,
     min_gap_s: float,
     min_speech_s: float,
@@ -116,7 +128,9 @@ def _activity(
     hop = round(frame_s * SAMPLE_RATE_HZ)
     levels = np.stack([_level_db(channel, hop=hop) for channel in audio.channel_samples])
     floors = np.percentile(levels, 10, axis=1, keepdims=True)
-    active = (levels > floors + floor_margin_db) & (levels >= levels[::-1] - crosstalk_margin_db)
+    loud = np.percentile(levels, 95, axis=1, keepdims=True)
+    threshold = np.maximum(floors + floor_margin_db, loud - range_db)
+    active = (levels > threshold) & (levels >= levels[::-1] - crosstalk_margin_db)
     per_channel = [
         _clean(_runs(active[c], frame_s=frame_s), min_gap_s=min_gap_s, min_speech_s=min_speech_s)
         for c in range(2)
@@ -129,6 +143,7 @@ def channel_activity(
     *,
     frame_s: float = 0.02,
     floor_margin_db: float = ACTIVITY_MARGIN_DB,
+    range_db: float = ACTIVITY_RANGE_DB,
     crosstalk_margin_db: float = 10.0,
     min_gap_s: float = 0.3,
     min_speech_s: float = 0.2,
@@ -137,14 +152,16 @@ def channel_activity(
 
     The same activity :func:`diarize_by_channel` turns into turns (same
     options, same defaults): runs ``(start_s, end_s)`` where the channel is
-    ``floor_margin_db`` above its noise floor and no more than
-    ``crosstalk_margin_db`` below the other channel, pauses under
-    ``min_gap_s`` bridged, runs under ``min_speech_s`` dropped.
+    ``floor_margin_db`` above its noise floor, no more than ``range_db``
+    below its loud frames and no more than ``crosstalk_margin_db`` below the
+    other channel, pauses under ``min_gap_s`` bridged, runs under
+    ``min_speech_s`` dropped.
     """
     runs, _levels = _activity(
         audio,
         frame_s=frame_s,
         floor_margin_db=floor_margin_db,
+        range_db=range_db,
         crosstalk_margin_db=crosstalk_margin_db,
         min_gap_s=min_gap_s,
         min_speech_s=min_speech_s,
@@ -157,6 +174,7 @@ def diarize_by_channel(
     *,
     frame_s: float = 0.02,
     floor_margin_db: float = ACTIVITY_MARGIN_DB,
+    range_db: float = ACTIVITY_RANGE_DB,
     crosstalk_margin_db: float = 10.0,
     min_gap_s: float = 0.3,
     min_speech_s: float = 0.2,
@@ -168,7 +186,9 @@ def diarize_by_channel(
     frame_s
         Analysis frame hop.
     floor_margin_db
-        A channel speaks where it is this much above its noise floor (its 10th percentile level).
+        A channel speaks where it is this much above its noise floor (its 10th percentile level),
+    range_db
+        ...no more than this much below its loud frames (its 95th percentile level),
     crosstalk_margin_db
         ...and no more than this much below the other channel (quieter is a leak).
     min_gap_s, min_speech_s
@@ -178,6 +198,7 @@ def diarize_by_channel(
         audio,
         frame_s=frame_s,
         floor_margin_db=floor_margin_db,
+        range_db=range_db,
         crosstalk_margin_db=crosstalk_margin_db,
         min_gap_s=min_gap_s,
         min_speech_s=min_speech_s,

@@ -97,6 +97,30 @@ def test_a_soft_voice_10_db_above_the_channel_noise_is_speech() -> None:
     assert spans(strict.turns, "LEFT") == [pytest.approx((1.0, 3.0), abs=0.05)]
 
 
+def test_line_noise_over_digital_silence_is_not_talk() -> None:
+    """A VoIP line: its party's speech, office noise 40 dB under it in the pauses, and
+    digital zeros where silence suppression cut in, so the noise floor reads as silence."""
+    n = 12 * SAMPLE_RATE_HZ
+    rng = np.random.default_rng(2)
+    t = np.arange(n) / SAMPLE_RATE_HZ
+    channels = np.zeros((2, n), dtype=np.float32)
+    channels[0] = (rng.standard_normal(n) * 0.001).astype(np.float32)  # -60 dBFS noise...
+    channels[0, (t >= 8.0)] = 0.0  # ...then silence suppression: zeros
+    for channel, start, end in ((0, 1.0, 3.0), (1, 4.0, 7.0)):
+        inside = (t >= start) & (t < end)
+        channels[channel, inside] += (0.1 * np.sin(2 * np.pi * 200 * t[inside])).astype(np.float32)
+    info = AudioInfo("s.wav", "0" * 64, 12.0, SAMPLE_RATE_HZ, 2, "wav", "pcm_s16le")
+    audio = Audio(info, channels.mean(axis=0), channels)
+    found = diarize_by_channel(audio)  # the speech is at -23 dBFS, the noise 37 dB under it
+    assert spans(found.turns, "LEFT") == [pytest.approx((1.0, 3.0), abs=0.05)]
+    assert spans(found.turns, "RIGHT") == [pytest.approx((4.0, 7.0), abs=0.05)]
+    floor_only = diarize_by_channel(audio, range_db=np.inf)  # the rule before 2026-11-30
+    assert spans(floor_only.turns, "LEFT") == [
+        pytest.approx((0.0, 4.0), abs=0.05),  # noise up to where the other line speaks
+        pytest.approx((7.0, 8.0), abs=0.05),  # and again until the zeros
+    ]
+
+
 def test_mono_recording_is_refused_with_a_hint() -> None:
     audio = stereo([(1.0, 2.0)], [])
     mono = Audio(audio.info, audio.samples, audio.channel_samples[:1])
