@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from bench.degraded import pink_noise
-from bench.music import Built, analyze
-from bench.third_voice import REALISTIC_SETS, Samples
+from bench.music import Built, Span, analyze
+from bench.third_voice import Samples, add_common_arguments, report
 from pipeline.types import SAMPLE_RATE_HZ
 
 NOISE_BELOW_SPEECH_DB = 30.0
@@ -47,8 +47,6 @@ DTX_MIN_SILENCE_S = 1.0
 """Silence suppression acts on pauses of the line's party longer than this..."""
 DTX_SHARE = 0.5
 """...in this share of them, chosen at random."""
-
-Span = tuple[float, float, str]
 
 
 @dataclass(frozen=True)
@@ -144,9 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bench.music import score
 
     parser = argparse.ArgumentParser(prog="python -m bench.line_noise", description=__doc__)
-    parser.add_argument("--folders", nargs="+", type=Path, default=list(REALISTIC_SETS))
-    parser.add_argument("--cache", type=Path, help="keep each recording's document here")
-    parser.add_argument("--json", type=Path, help="write every row here")
+    add_common_arguments(parser, kept="each recording's document")
     args = parser.parse_args(argv)
     work_dir = (args.cache or Path("/tmp")) / "line-noise-audio"
     rows = []
@@ -162,10 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 | score(document, built.reference)
             )
             print(json.dumps(rows[-1]), flush=True)
-    if args.json is not None:
-        args.json.write_text(json.dumps(rows, indent=1))
-    print("\n".join(summary(rows)))
-    return 0
+    return report(rows, json_path=args.json, table=summary(rows))
 
 
 def summary(rows: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -39,7 +39,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from bench.third_voice import REALISTIC_SETS, Dialogue, Samples, _rms, dialogues
+from bench.degraded import CONFIDENT_WRONG_SHARE_ERROR
+from bench.third_voice import Dialogue, Samples, _rms, add_common_arguments, dialogues, report
 from pipeline.types import SAMPLE_RATE_HZ
 
 PIECES = {
@@ -58,8 +59,6 @@ STRAY_WORD_S = 0.5
 """A word whose middle lies further than this from every planted turn is not the parties'."""
 STRAY_TALK_S = 0.3
 """Diarized talk further than this from every planted turn is not the parties'."""
-CONFIDENT_WRONG_SHARE_ERROR = 0.10
-"""As in ``bench.degraded``: a share this far off with the level ``good`` is confidently wrong."""
 
 Span = tuple[float, float, str]
 """A planted turn: start, end (s) and role."""
@@ -288,16 +287,8 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.music", description=__doc__)
     parser.add_argument("--music", type=Path, required=True, help="librosa/data's audio/ folder")
-    parser.add_argument(
-        "--folders",
-        nargs="+",
-        type=Path,
-        default=list(REALISTIC_SETS),
-        help="folders of fixtures with a mono mix and *.truth.json (default: the realistic sets)",
-    )
     parser.add_argument("--conditions", nargs="+", choices=list(CONDITIONS), default=None)
-    parser.add_argument("--cache", type=Path, help="keep each recording's document here")
-    parser.add_argument("--json", type=Path, help="write every row here")
+    add_common_arguments(parser, kept="each recording's document")
     args = parser.parse_args(argv)
     pieces = load_pieces(args.music)
     work_dir = (args.cache or Path("/tmp")) / "music-bench-audio"
@@ -311,10 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 | score(document, built.reference)
             )
             print(json.dumps(rows[-1]), flush=True)
-    if args.json is not None:
-        args.json.write_text(json.dumps(rows, indent=1))
-    print("\n".join(summary(rows)))
-    return 0
+    return report(rows, json_path=args.json, table=summary(rows))
 
 
 if __name__ == "__main__":

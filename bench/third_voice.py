@@ -369,26 +369,39 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.third_voice", description=__doc__)
+def add_common_arguments(parser: argparse.ArgumentParser, *, kept: str) -> None:
+    """``--folders`` (the realistic sets by default), ``--cache DIR`` (keeps ``kept``) and
+    ``--json OUT``: the options every bench built on the realistic fixtures takes."""
     parser.add_argument(
         "--folders",
         nargs="+",
         type=Path,
         default=list(REALISTIC_SETS),
-        help="folders of fixtures with a mono mix and *.truth.json (default: the realistic sets)",
+        help="folders of fixtures with *.truth.json (default: the realistic sets)",
     )
-    parser.add_argument("--cache", type=Path, help="keep each recording's check result here")
+    parser.add_argument("--cache", type=Path, help=f"keep {kept} here")
     parser.add_argument("--json", type=Path, help="write every row here")
+
+
+def report(
+    rows: Sequence[Mapping[str, Any]], *, json_path: Path | None, table: Sequence[str]
+) -> int:
+    """Write every row to ``json_path`` (when given), print the Markdown ``table``; exit 0."""
+    if json_path is not None:
+        json_path.write_text(json.dumps(rows, indent=1))
+    print("\n".join(table))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.third_voice", description=__doc__)
+    add_common_arguments(parser, kept="each recording's check result")
     args = parser.parse_args(argv)
     rows = []
     for recording in recordings(dialogues(args.folders)):
         rows.append(row(recording, measure(recording, cache_dir=args.cache)))
         print(json.dumps(rows[-1]), flush=True)
-    if args.json is not None:
-        args.json.write_text(json.dumps(rows, indent=1))
-    print("\n".join(summary(rows)))
-    return 0
+    return report(rows, json_path=args.json, table=summary(rows))
 
 
 if __name__ == "__main__":
