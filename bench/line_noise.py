@@ -40,7 +40,8 @@ from bench.third_voice import Samples, add_common_arguments, report
 from pipeline.types import SAMPLE_RATE_HZ
 
 NOISE_BELOW_SPEECH_DB = 30.0
-"""The line noise's mean level under the party's speech (about 30 dB on the real call)."""
+"""The line noise's mean level under the party's speech (on the real call it sat 20-60 dB
+under it, mostly 30-45)."""
 NOISE_SPREAD_DB = 8.0
 """...stepping up and down by up to this much."""
 DTX_MIN_SILENCE_S = 1.0

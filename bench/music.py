@@ -230,11 +230,23 @@ def score(document: Mapping[str, Any], reference: Sequence[Span]) -> dict[str, A
     }
 
 
+def pipeline_digest() -> str:
+    """Digest of the analysis code and data (``pipeline/``), so a cached document follows a
+    change to them."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent / "pipeline"
+    for path in sorted(root.glob("*.py")) + sorted(root.glob("*.json")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def analyze(built: Built, *, work_dir: Path, cache_dir: Path | None) -> dict[str, Any]:
-    """The pipeline's session document for ``built`` (defaults, CPU), cached by content."""
+    """The pipeline's session document for ``built`` (defaults, CPU), cached by content and
+    by :func:`pipeline_digest`."""
     from pipeline.session import SpeechOptions, analyze_document
 
-    key = hashlib.sha256(built.samples.tobytes()).hexdigest()[:16]
+    content = hashlib.sha256(built.samples.tobytes()).hexdigest()[:16]
+    key = f"{content}-{pipeline_digest()}"
     cached = None if cache_dir is None else cache_dir / f"{key}.json"
     if cached is not None and cached.exists():
         document: dict[str, Any] = json.loads(cached.read_text("utf-8"))

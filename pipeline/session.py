@@ -109,7 +109,9 @@ def speaker_bounds(speakers: SpeakersOption) -> dict[str, int | None]:
     """
     if speakers == "2-3":
         return {"num_speakers": None, "min_speakers": 2, "max_speakers": 3}
-    return {"num_speakers": 2, "min_speakers": None, "max_speakers": None}
+    if speakers == "2":
+        return {"num_speakers": 2, "min_speakers": None, "max_speakers": None}
+    raise ValueError(f"speakers {speakers!r}: use one of {', '.join(SPEAKERS_OPTIONS)}")
 
 
 @dataclass(frozen=True)

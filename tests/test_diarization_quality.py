@@ -279,6 +279,8 @@ def test_the_speakers_choices_are_the_command_line_bounds_and_a_dialogue() -> No
     assert SPEAKERS_OPTIONS == ("2", "2-3")
     for choice in SPEAKERS_OPTIONS:
         assert expects_dialogue(**speaker_bounds(choice)) is True
+    with pytest.raises(ValueError, match="use one of 2, 2-3"):
+        speaker_bounds("3")  # type: ignore[arg-type]
 
 
 def test_missing_measures_never_fire() -> None:

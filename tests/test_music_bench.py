@@ -72,6 +72,22 @@ def test_music_under_the_session_sits_the_given_decibels_below_the_speech() -> N
     assert built.reference == tuple((s["start"], s["end"], s["role"]) for s in TRUTH["segments"])
 
 
+def test_every_planted_turn_is_where_the_reference_says_in_every_condition() -> None:
+    """Music put in (intro, outro, hold) moves the turns; the reference follows them: the
+    samples under each moved turn are the dialogue's own under the planted one."""
+    pieces = {key: tone(70.0, frequency_hz=300 + 50 * i) * 0.01 for i, key in enumerate(PIECES)}
+    noise = np.random.default_rng(0).standard_normal(6 * RATE).astype(np.float32) * 0.1
+    original = Dialogue("d", noise, TRUTH)  # no two stretches alike, unlike a tone
+    for name in ("intro_outro", "drums_intro", "hold", "song_intro"):
+        built = CONDITIONS[name](original, pieces)
+        for (start, end, _), segment in zip(built.reference, TRUTH["segments"], strict=True):
+            moved = built.samples[round(start * RATE) : round(end * RATE)]
+            planted = original.samples[
+                round(segment["start"] * RATE) : round(segment["end"] * RATE)
+            ]
+            assert len(moved) == len(planted) and np.array_equal(moved, planted), name
+
+
 def test_every_condition_keeps_the_planted_talk() -> None:
     pieces = {key: tone(70.0, frequency_hz=300 + 50 * i) for i, key in enumerate(PIECES)}
     spans = [(s["end"] - s["start"]) for s in TRUTH["segments"]]

@@ -26,21 +26,25 @@ class AnalysisChoices:
     speakers: str = "2"
 
 
-def read_choices(fields: Mapping[str, str]) -> AnalysisChoices:
-    """The choices of a submitted form; an empty or missing field takes its default.
+def read_choices(
+    fields: Mapping[str, str], *, defaults: AnalysisChoices = AnalysisChoices()
+) -> AnalysisChoices:
+    """The choices of a submitted form; an empty or missing field keeps its value in
+    ``defaults`` (an upload: the first of each; analyzing again: the session's own).
 
     Raises
     ------
     UploadError
-        An unknown value, or a channel hint together with mixing the channels.
+        An unknown value, a channel hint together with mixing the channels, or a third
+        voice asked for where each party has a channel.
     """
-    hint = fields.get("hint") or "auto"
+    hint = fields.get("hint") or defaults.hint
     if hint not in HINTS:
         raise UploadError(400, "unknown counselor hint")
-    channels = fields.get("channels") or "auto"
+    channels = fields.get("channels") or defaults.channels
     if channels not in CHANNEL_MODES:
         raise UploadError(400, "unknown stereo channel setting")
-    speakers = fields.get("speakers") or "2"
+    speakers = fields.get("speakers") or defaults.speakers
     if speakers not in SPEAKERS:
         raise UploadError(
             400,
@@ -52,6 +56,13 @@ def read_choices(fields: Mapping[str, str]) -> AnalysisChoices:
             400,
             f"the {hint}-channel hint means one person per channel; it cannot go with "
             "mixing the channels — choose one",
+        )
+    if speakers == "2-3" and (channels == "split" or hint in ("left", "right")):
+        raise UploadError(
+            400,
+            "with one person per channel each channel's talk is its party's, so a third voice "
+            "cannot be set apart there: choose 'Mix the channels' to tell the voices apart by "
+            "sound, or counselor and client only",
         )
     return AnalysisChoices(hint=hint, channels=channels, speakers=speakers)
 

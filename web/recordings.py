@@ -220,6 +220,15 @@ def apply_document(recording: Recording, document: Mapping[str, Any]) -> None:
     recording.updated_at = utcnow()
 
 
+def clear_summary(recording: Recording) -> None:
+    """Forget the summary measures of the last analysis (before analyzing again), so that
+    no list, filter or download shows them as the new analysis' while it runs or if it fails."""
+    recording.verdict = recording.client_share = None
+    recording.counselor_interruptions_per_10min = None
+    recording.longest_counselor_monologue_s = recording.reflection_to_question_ratio = None
+    recording.role_method = recording.role_confidence = recording.measures = None
+
+
 def finish(
     db: Session, storage: Storage, settings: Settings, public_id: str, result: Result
 ) -> None:

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from tests.web.conftest import FIXTURES, User, files_under, make_app
 from tests.web.fake_analysis import fake_runner
-from tests.web.test_sessions import RecordingExecutor
 from web.models import Recording
 from web.processing import Job, Result
 from web.settings import Settings
+from web.uploads import ReceivedForm, UploadError
 
 WAV = FIXTURES / "dialogue_client_led.wav"
 SAMPLE = FIXTURES / "enroll_counselor.wav"
@@ -152,6 +152,7 @@ def test_a_voice_sample_given_later_is_stored_replaced_and_reused(
         ({"channels": "split"}, 400, "one person per channel needs a two-channel recording"),
         ({"speakers": "3"}, 400, "unknown speakers setting"),
         ({"hint": "right", "channels": "mix"}, 400, "cannot go with mixing the channels"),
+        ({"channels": "split", "speakers": "2-3"}, 400, "a third voice cannot be set apart"),
     ],
 )
 def test_choices_the_recording_cannot_take_are_refused_and_change_nothing(
@@ -190,37 +191,108 @@ def test_without_the_form_token_or_for_another_user_nothing_happens(
     assert _row(app_with_runs, public_id).speakers == "2" and len(runs.jobs) == 1
 
 
-def test_a_failed_new_analysis_does_not_show_the_old_report(
+def test_a_failed_new_analysis_shows_nothing_of_the_old_one_and_offers_the_choices(
     app_with_runs: FastAPI, runs: Runs, settings: Settings
 ) -> None:
     alice = User(app_with_runs, "alice")
     public_id = alice.upload_done()
+    assert alice.client.get(f"/api/sessions/{public_id}").json()["client_share"] is not None
     runs.fail = True
     _again(alice, public_id, {"speakers": "2-3"})
     state = alice.client.get(f"/api/sessions/{public_id}").json()
     assert state["status"] == "failed" and "decoder crashed" in state["error"]
+    assert state["client_share"] is None and state["client_led"] is None
+    assert state["speakers"] == "2-3"
     out = settings.data_dir / "sessions" / public_id / "out"
     assert not (out / "session.json").exists() and not (out / "report.html").exists()
+    for name in ("measures.csv", "session.json", "report.html"):
+        assert alice.client.get(f"/sessions/{public_id}/download/{name}").status_code == 404
     page = alice.client.get(f"/sessions/{public_id}").text
     assert "The analysis failed" in page and 'id="talk-time"' not in page
+    # the choices can be changed from the failed session's page, not only retried
+    assert '<details class="card again" id="analyze-again" open>' in page
+    assert 'name="speakers" value="2-3" checked' in page
+    runs.fail = False
+    assert _again(alice, public_id, {"speakers": "2"}).status_code == 303
+    assert alice.client.get(f"/api/sessions/{public_id}").json()["status"] == "done"
 
 
-def test_a_session_still_queued_or_without_audio_cannot_be_analyzed_again(
-    settings: Settings,
+def test_a_field_left_out_keeps_the_session_s_choice(app_with_runs: FastAPI, runs: Runs) -> None:
+    alice = User(app_with_runs, "alice")
+    public_id = alice.upload_done(fields={"hint": "first"})
+    response = alice.client.post(
+        f"/api/sessions/{public_id}/analyze-again",
+        data={"csrf_token": alice.csrf, "speakers": "2-3"},
+        files={"enrollment": ("", b"")},
+    )
+    assert response.status_code == 202
+    assert runs.jobs[-1].counselor_first and runs.jobs[-1].speech["max_speakers"] == 3
+    assert (_row(app_with_runs, public_id).hint, _row(app_with_runs, public_id).speakers) == (
+        "first",
+        "2-3",
+    )
+
+
+def test_a_form_without_its_token_and_without_a_file_is_refused(
+    app_with_runs: FastAPI, runs: Runs
 ) -> None:
-    queued = make_app(settings, executor_factory=RecordingExecutor)
-    with TestClient(queued):
-        alice = User(queued, "alice")
-        public_id = alice.upload(WAV).json()["id"]
-        busy = _again(alice, public_id, {"speakers": "2-3"}, json=True)
-        assert busy.status_code == 409
-    kept = settings.model_copy(update={"retention": "measures"})
-    app = make_app(kept)
-    with TestClient(app):
-        bob = User(app, "bob")
-        public_id = bob.upload_done()
-        page = bob.client.get(f"/sessions/{public_id}").text
-        assert 'id="analyze-again"' not in page
-        gone = _again(bob, public_id, {"speakers": "2-3"}, json=True)
-        assert gone.status_code == 410
-        assert "upload the recording anew" in gone.json()["error"]
+    alice = User(app_with_runs, "alice")
+    public_id = alice.upload_done()
+    # multipart with text fields only: the token is checked after the body, not before a file
+    body = b'--b\r\ncontent-disposition: form-data; name="speakers"\r\n\r\n2-3\r\n--b--\r\n'
+    response = alice.client.post(
+        f"/sessions/{public_id}/analyze-again",
+        content=body,
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
+    assert response.status_code == 403
+    assert len(runs.jobs) == 1 and _row(app_with_runs, public_id).speakers == "2"
+
+
+def test_two_requests_at_once_queue_the_session_once(
+    app_with_runs: FastAPI, runs: Runs, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import web.routes.upload as upload_routes
+    from web.models import User as UserRow
+
+    alice = User(app_with_runs, "alice")
+    public_id = alice.upload_done()
+    checked = upload_routes._requeueable
+
+    def another_request_claims_it_meanwhile(*args: Any) -> Recording:
+        recording = checked(*args)  # this request has seen the session "done"...
+        with app_with_runs.state.db.session() as other:  # ...and another one queues it now
+            row = other.scalar(select(Recording).where(Recording.public_id == public_id))
+            assert row is not None
+            row.status = "queued"
+        return recording
+
+    monkeypatch.setattr(upload_routes, "_requeueable", another_request_claims_it_meanwhile)
+    with app_with_runs.state.db.session() as db:
+        owner = db.scalar(select(UserRow).where(UserRow.username == "alice"))
+    assert owner is not None
+    out = settings.data_dir / "sessions" / public_id / "out"
+    with pytest.raises(UploadError) as refused:
+        upload_routes._requeue(
+            database=app_with_runs.state.db,
+            storage=app_with_runs.state.storage,
+            user=owner,
+            public_id=public_id,
+            form=ReceivedForm(fields={"speakers": "2-3"}),
+        )
+    assert refused.value.status_code == 409
+    assert (out / "session.json").exists()  # the other request's run owns the folder now
+    assert _row(app_with_runs, public_id).speakers == "2" and len(runs.jobs) == 1
+
+
+def test_the_web_choices_are_the_pipeline_s() -> None:
+    from pipeline.session import SPEAKERS_OPTIONS, speaker_bounds
+    from web.models import SPEAKERS
+    from web.recordings import speech_options
+
+    assert SPEAKERS_OPTIONS == SPEAKERS
+    for choice in SPEAKERS_OPTIONS:
+        recording = Recording(hint="auto", channel_mode="auto", speakers=choice, public_id="x")
+        options = speech_options(Settings(), recording, None)  # type: ignore[arg-type]
+        wanted = speaker_bounds(choice)
+        assert {k: options.get(k, wanted[k] if choice == "2" else None) for k in wanted} == wanted

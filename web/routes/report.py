@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 NOTICES = {
     "duplicate": "You uploaded this recording before: this is that session. To analyze it "
-    "with other choices, use Analyze again below.",
+    "with other choices, use Analyze again on this page once its analysis has ended.",
     "swapped": "Counselor and client were swapped; the measures were recomputed.",
     "roles": "The roles were corrected; the measures were recomputed.",
 }
@@ -63,7 +63,10 @@ def _with_display_name(document: dict[str, Any], recording: Recording) -> dict[s
 
 
 def _document(storage: Storage, recording: Recording) -> tuple[dict[str, Any] | None, bool]:
-    """The session document and whether it is the full one (else measures only)."""
+    """The session document and whether it is the full one (else measures only); none
+    unless the last analysis is done (a queued or failed rerun has no results yet)."""
+    if recording.status != "done":
+        return None, False
     full = recordings.read_document(storage, recording)
     if full is not None:
         return full, True
@@ -77,6 +80,7 @@ def session_page(request: Request, db: Db, principal: CurrentPrincipal, public_i
     storage: Storage = request.app.state.storage
     notice = NOTICES.get(request.query_params.get("notice", ""))
     error = ERRORS.get(request.query_params.get("error", ""))
+    has_sample = any(storage.upload_dir(recording.public_id).glob("enrollment.*"))
     if recording.status != "done":
         live = stage_of(storage, recording)
         return render(
@@ -89,6 +93,7 @@ def session_page(request: Request, db: Db, principal: CurrentPrincipal, public_i
             notice=notice,
             can_retry=recording.status == "failed"
             and recordings.audio_path(storage, recording) is not None,
+            has_sample=has_sample,
         )
     document, full = _document(storage, recording)
     if document is None:
@@ -97,7 +102,6 @@ def session_page(request: Request, db: Db, principal: CurrentPrincipal, public_i
 
     report = report_view(_with_display_name(document, recording))
     has_audio = recordings.audio_path(storage, recording) is not None
-    has_sample = any(storage.upload_dir(recording.public_id).glob("enrollment.*"))
     return render(
         request,
         "report.html",

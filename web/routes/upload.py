@@ -11,7 +11,7 @@ from functools import partial
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -256,31 +256,45 @@ def _requeue(
 ) -> Recording:
     """Check the new choices against the stored recording and queue it again. Worker thread.
 
-    A new voice sample replaces the stored one; without one, a stored sample
-    is reused. The previous outputs are removed first, so a failed new
-    analysis can never show the previous report as its own.
+    A field left out keeps the session's choice. A new voice sample replaces
+    the stored one; without one, a stored sample is reused. The session is
+    claimed with one conditional update (two requests at once queue it once);
+    then its previous outputs and summary measures are removed, so a rerun
+    that is running or has failed never shows the previous results as its own.
     """
     with database.session() as session:
         recording = _requeueable(session, storage, user, public_id)
-        choices = read_choices(form.fields)
+        stored = AnalysisChoices(recording.hint, recording.channel_mode, recording.speakers)
+        choices = read_choices(form.fields, defaults=stored)
         check_channels(choices, audio_channels=recording.channels or 1)
         upload_dir = storage.upload_dir(public_id)
         stored_samples = sorted(upload_dir.glob("enrollment.*"))
         sample = form.files.get("enrollment")  # a sample not moved here is discarded after
+        new_sample = None
         if choices.hint == "enrollment" and sample is not None:
-            info = sniff_or_refuse(sample, what="voice sample ")
-            for old in stored_samples:
-                old.unlink(missing_ok=True)
-            sample.path.replace(upload_dir / f"enrollment.{info.extension}")
-            del form.files["enrollment"]
+            new_sample = sniff_or_refuse(sample, what="voice sample ")
         elif choices.hint == "enrollment" and not stored_samples:
             raise UploadError(400, "add the counselor's voice sample, or choose another hint")
+        claimed = session.execute(
+            update(Recording)
+            .where(Recording.id == recording.id, Recording.status.in_(("done", "failed")))
+            .values(status="queued")
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise UploadError(409, "this session is being analyzed; wait until it has finished")
+        session.refresh(recording)
+        if sample is not None and new_sample is not None:
+            for old in stored_samples:
+                old.unlink(missing_ok=True)
+            sample.path.replace(upload_dir / f"enrollment.{new_sample.extension}")
+            del form.files["enrollment"]
         for output in storage.out_dir(public_id).iterdir():
             if output.is_file():
                 output.unlink()
         recording.hint, recording.channel_mode = choices.hint, choices.channels
         recording.speakers = choices.speakers
-        recording.status, recording.error, recording.finished_at = "queued", None, None
+        recording.error, recording.finished_at = None, None
+        recordings.clear_summary(recording)
         recording.updated_at = utcnow()
     return recording
 
