@@ -267,6 +267,12 @@ def read_manifest(path: str | Path) -> list[SessionSpec]:
             hint = str(enrollment)
         channels = _channels(row.get("channels") or None, hint, where, problems)
         speakers = _speakers(row.get("speakers") or None, where, problems)
+        if speakers == "2-3" and (channels == "split" or hint in CHANNEL_HINTS):
+            problems.append(
+                f"{where}: speakers '2-3' cannot go with one party per channel (channels split "
+                "or a left/right counselor_hint): each channel's talk is its party's; use "
+                "channels mix to set a third voice apart"
+            )
         sessions.append(
             SessionSpec(
                 session_id=session_id,

@@ -138,6 +138,18 @@ def test_speakers_go_with_the_other_hints(tmp_path: Path) -> None:
     )
 
 
+def test_a_third_voice_with_one_party_per_channel_is_a_manifest_problem(tmp_path: Path) -> None:
+    manifest = _manifest(
+        tmp_path,
+        "a,t1,s.wav,2-3,split,\nb,t1,s.wav,2-3,,right\nc,t1,s.wav,2,split,\n",
+        header="session_id,trainee_id,audio_path,speakers,channels,counselor_hint",
+    )
+    with pytest.raises(ManifestError) as error:
+        read_manifest(manifest)
+    assert [p.split(":")[0] for p in error.value.problems] == ["line 2", "line 3"]
+    assert "use channels mix to set a third voice apart" in error.value.problems[0]
+
+
 # -------------------------------------------------------------------- caching by settings
 
 
