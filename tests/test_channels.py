@@ -97,21 +97,28 @@ def test_a_soft_voice_10_db_above_the_channel_noise_is_speech() -> None:
     assert spans(strict.turns, "LEFT") == [pytest.approx((1.0, 3.0), abs=0.05)]
 
 
-def test_line_noise_over_digital_silence_is_not_talk() -> None:
-    """A VoIP line: its party's speech, office noise 40 dB under it in the pauses, and
-    digital zeros where silence suppression cut in, so the noise floor reads as silence."""
-    n = 12 * SAMPLE_RATE_HZ
+def voip_line(duration_s: float, speech: tuple[float, float], zeros_from_s: float) -> Audio:
+    """A VoIP call: the left line's party speaks in ``speech`` (-23 dBFS), its office noise
+    (-66 dBFS, 43 dB under) fills the pauses until silence suppression sends zeros from
+    ``zeros_from_s``; the right line's party speaks from 4 to 7 s over digital silence."""
+    n = int(duration_s * SAMPLE_RATE_HZ)
     rng = np.random.default_rng(2)
     t = np.arange(n) / SAMPLE_RATE_HZ
     channels = np.zeros((2, n), dtype=np.float32)
-    channels[0] = (rng.standard_normal(n) * 0.001).astype(np.float32)  # -60 dBFS noise...
-    channels[0, (t >= 8.0)] = 0.0  # ...then silence suppression: zeros
-    for channel, start, end in ((0, 1.0, 3.0), (1, 4.0, 7.0)):
+    channels[0] = (rng.standard_normal(n) * 0.0005).astype(np.float32)
+    channels[0, (t >= zeros_from_s)] = 0.0
+    for channel, (start, end) in ((0, speech), (1, (4.0, 7.0))):
         inside = (t >= start) & (t < end)
         channels[channel, inside] += (0.1 * np.sin(2 * np.pi * 200 * t[inside])).astype(np.float32)
-    info = AudioInfo("s.wav", "0" * 64, 12.0, SAMPLE_RATE_HZ, 2, "wav", "pcm_s16le")
-    audio = Audio(info, channels.mean(axis=0), channels)
-    found = diarize_by_channel(audio)  # the speech is at -23 dBFS, the noise 37 dB under it
+    info = AudioInfo("s.wav", "0" * 64, duration_s, SAMPLE_RATE_HZ, 2, "wav", "pcm_s16le")
+    return Audio(info, channels.mean(axis=0), channels)
+
+
+def test_line_noise_over_digital_silence_is_not_talk() -> None:
+    """The noise floor reads as the zeros, so the noise stands far above it; within
+    ACTIVITY_RANGE_DB of the line's loud frames only the speech counts."""
+    audio = voip_line(12.0, (1.0, 3.0), zeros_from_s=8.0)
+    found = diarize_by_channel(audio)
     assert spans(found.turns, "LEFT") == [pytest.approx((1.0, 3.0), abs=0.05)]
     assert spans(found.turns, "RIGHT") == [pytest.approx((4.0, 7.0), abs=0.05)]
     floor_only = diarize_by_channel(audio, range_db=np.inf)  # the rule before 2026-11-30
@@ -119,6 +126,14 @@ def test_line_noise_over_digital_silence_is_not_talk() -> None:
         pytest.approx((0.0, 4.0), abs=0.05),  # noise up to where the other line speaks
         pytest.approx((7.0, 8.0), abs=0.05),  # and again until the zeros
     ]
+
+
+def test_a_line_whose_party_speaks_little_still_keeps_its_noise_out() -> None:
+    """1.5 s of speech in 40 s (3.8 % of the frames): the loud frames are still speech."""
+    audio = voip_line(40.0, (1.0, 2.5), zeros_from_s=30.0)
+    assert spans(diarize_by_channel(audio).turns, "LEFT") == [pytest.approx((1.0, 2.5), abs=0.05)]
+    quiet = voip_line(40.0, (1.0, 1.2), zeros_from_s=30.0)  # 0.5 % of the frames: the limit
+    assert len(spans(diarize_by_channel(quiet).turns, "LEFT")) > 1
 
 
 def test_mono_recording_is_refused_with_a_hint() -> None:
