@@ -176,3 +176,7 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         if members:
             lines.append(f"| {title} | {len(members)} | {share_cells(members)} |")
     return lines
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

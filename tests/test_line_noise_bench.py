@@ -85,3 +85,14 @@ def test_the_summary_splits_the_fixtures_as_made_from_the_noisy_lines() -> None:
 def test_a_line_whose_party_never_speaks_is_refused() -> None:
     with pytest.raises(ValueError, match="never speaks"):
         line_noise(np.zeros(RATE, dtype=np.float32), [], rng=random.Random(0))
+
+
+@pytest.mark.parametrize("module", ["bench.line_noise", "bench.music", "bench.third_voice"])
+def test_the_bench_runs_as_a_module(module: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and f"python -m {module}" in done.stdout
