@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from web.models import Recording, User, utcnow
@@ -218,6 +218,18 @@ def apply_document(recording: Recording, document: Mapping[str, Any]) -> None:
     recording.role_confidence = roles.get("confidence")
     recording.measures = json.dumps(measures_document(document), ensure_ascii=False)
     recording.updated_at = utcnow()
+
+
+def claim_for_analysis(db: Session, recording: Recording, *, from_status: Sequence[str]) -> bool:
+    """Queue ``recording`` again if its status is one of ``from_status``, in one conditional
+    update, so that of two requests at once only one queues it; the row is reloaded."""
+    claimed = db.execute(
+        update(Recording)
+        .where(Recording.id == recording.id, Recording.status.in_(tuple(from_status)))
+        .values(status="queued")
+    )
+    db.refresh(recording)
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def clear_summary(recording: Recording) -> None:

@@ -296,3 +296,17 @@ def test_the_web_choices_are_the_pipeline_s() -> None:
         options = speech_options(Settings(), recording, None)  # type: ignore[arg-type]
         wanted = speaker_bounds(choice)
         assert {k: options.get(k, wanted[k] if choice == "2" else None) for k in wanted} == wanted
+
+
+def test_a_session_is_claimed_for_a_new_analysis_once(app_with_runs: FastAPI) -> None:
+    from web.recordings import claim_for_analysis
+
+    alice = User(app_with_runs, "alice")
+    public_id = alice.upload(FIXTURES / "silence.wav").json()["id"]  # fails: silent
+    with app_with_runs.state.db.session() as db:
+        row = db.scalar(select(Recording).where(Recording.public_id == public_id))
+        assert row is not None and row.status == "failed"
+        assert claim_for_analysis(db, row, from_status=("failed",)) is True
+        assert row.status == "queued"
+        assert claim_for_analysis(db, row, from_status=("failed",)) is False
+        assert claim_for_analysis(db, row, from_status=("done", "failed")) is False

@@ -192,9 +192,11 @@ def retry(request: Request, db: Db, principal: ProtectedPrincipal, public_id: st
     recording = recordings.get_visible(db, principal.user, public_id)
     url = f"/sessions/{public_id}"
     storage = request.app.state.storage
-    if recording.status != "failed" or recordings.audio_path(storage, recording) is None:
+    if recordings.audio_path(storage, recording) is None:
         return RedirectResponse(url, status_code=303)
-    recording.status, recording.error, recording.finished_at = "queued", None, None
+    if not recordings.claim_for_analysis(db, recording, from_status=("failed",)):
+        return RedirectResponse(url, status_code=303)  # not failed, or retried meanwhile
+    recording.error, recording.finished_at = None, None
     db.commit()
     try:
         request.app.state.submit(recording)

@@ -11,7 +11,7 @@ from functools import partial
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -275,14 +275,8 @@ def _requeue(
             new_sample = sniff_or_refuse(sample, what="voice sample ")
         elif choices.hint == "enrollment" and not stored_samples:
             raise UploadError(400, "add the counselor's voice sample, or choose another hint")
-        claimed = session.execute(
-            update(Recording)
-            .where(Recording.id == recording.id, Recording.status.in_(("done", "failed")))
-            .values(status="queued")
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if not recordings.claim_for_analysis(session, recording, from_status=("done", "failed")):
             raise UploadError(409, "this session is being analyzed; wait until it has finished")
-        session.refresh(recording)
         if sample is not None and new_sample is not None:
             for old in stored_samples:
                 old.unlink(missing_ok=True)
