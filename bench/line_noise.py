@@ -36,7 +36,7 @@ import numpy as np
 
 from bench.degraded import pink_noise
 from bench.music import Built, Span, analyze
-from bench.third_voice import Samples, add_common_arguments, report
+from bench.third_voice import Samples, _cut, _rms, add_common_arguments, report
 from pipeline.types import SAMPLE_RATE_HZ
 
 NOISE_BELOW_SPEECH_DB = 30.0
@@ -100,19 +100,7 @@ def line_noise(
     speech = union(own_speech)
     if not speech:
         raise ValueError("the line's party never speaks: no speech level to put the noise under")
-    level = float(
-        np.sqrt(
-            np.mean(
-                np.concatenate(
-                    [
-                        channel[round(a * SAMPLE_RATE_HZ) : round(b * SAMPLE_RATE_HZ)]
-                        for a, b in speech
-                    ]
-                ).astype(np.float64)
-                ** 2
-            )
-        )
-    )
+    level = _rms(np.concatenate([_cut(channel, start, end) for start, end in speech]))
     noise = pink_noise(len(channel), seed=rng.randrange(2**31))
     gain = np.empty(len(channel), dtype=np.float32)
     at = 0
