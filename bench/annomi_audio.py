@@ -217,8 +217,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_METRICS_CONFIG.score_margin_logit,
         help="the verdict's margin beyond a band's edge (MetricsConfig.score_margin_logit)",
     )
+    parser.add_argument(
+        "--quiet-voice-gap-db",
+        type=float,
+        default=DEFAULT_METRICS_CONFIG.quiet_voice_gap_db,
+        help="a voice this much quieter withholds the verdict its undercount favours "
+        "(MetricsConfig.quiet_voice_gap_db; inf: off)",
+    )
     args = parser.parse_args(argv)
-    config = replace(DEFAULT_METRICS_CONFIG, score_margin_logit=args.score_margin_logit)
+    config = replace(
+        DEFAULT_METRICS_CONFIG,
+        score_margin_logit=args.score_margin_logit,
+        quiet_voice_gap_db=args.quiet_voice_gap_db,
+    )
     outcomes = run(args.folder, cache_dir=args.cache, condition=args.condition, config=config)
     if not outcomes:
         raise SystemExit(f"{args.folder}: no voiced AnnoMI transcript (*.truth.json with 'annomi')")

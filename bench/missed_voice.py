@@ -160,14 +160,12 @@ def model_stages(path: Path, cache_dir: Path) -> tuple[Diarization, tuple[Speake
     return result.diarization, result.words
 
 
-def client_share_error(turns: Sequence[Turn], truth: Mapping[str, Any]) -> float:
-    """Diarized client share minus the truth's; the client is the speaker overlapping
-    the planted client speech most (net of counselor speech)."""
+def client_speaker(turns: Sequence[Turn], truth: Mapping[str, Any]) -> str:
+    """The diarized speaker overlapping the planted client speech most (net of counselor speech)."""
     planted = {
         role: union((s["start"], s["end"]) for s in truth["segments"] if s["role"] == role)
         for role in ("client", "counselor")
     }
-    speakers = sorted({t.speaker for t in turns})
 
     def leaning(speaker: str) -> float:
         mine = [t for t in turns if t.speaker == speaker]
@@ -177,7 +175,12 @@ def client_share_error(turns: Sequence[Turn], truth: Mapping[str, Any]) -> float
             for t in mine
         )
 
-    share = talk_shares(turns).get(max(speakers, key=leaning), 0.0)
+    return max(sorted({t.speaker for t in turns}), key=leaning)
+
+
+def client_share_error(turns: Sequence[Turn], truth: Mapping[str, Any]) -> float:
+    """Diarized client share minus the truth's; the client is :func:`client_speaker`."""
+    share = talk_shares(turns).get(client_speaker(turns, truth), 0.0)
     return float(share - truth["client_share"])
 
 

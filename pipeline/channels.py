@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Literal
 
-import librosa
 import numpy as np
 import numpy.typing as npt
 
@@ -37,6 +36,7 @@ from pipeline.types import (
     Turn,
     Word,
 )
+from pipeline.voice_levels import frame_levels_db
 
 CHANNEL_MODEL = "channel-energy"
 ChannelsOption = Literal["auto", "mix", "split"]
@@ -82,11 +82,6 @@ DUAL_MONO_CORRELATION = 0.9
 """Channels whose waveforms correlate at least this much (in absolute value) are one signal."""
 
 
-def _level_db(samples: npt.NDArray[np.float32], *, hop: int) -> npt.NDArray[np.float64]:
-    rms = librosa.feature.rms(y=samples, frame_length=2 * hop, hop_length=hop, center=True)[0]
-    return np.asarray(20 * np.log10(np.maximum(rms, 1e-8)), dtype=np.float64)
-
-
 def _runs(mask: npt.NDArray[np.bool_], *, frame_s: float) -> list[tuple[float, float]]:
     padded = np.concatenate([[False], mask, [False]])
     edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
@@ -130,7 +125,7 @@ def _activity(
     """Each channel's active runs ``(start_s, end_s)``, and the frame levels (dBFS, channel × frame)."""
     _require_stereo(audio)
     hop = round(frame_s * SAMPLE_RATE_HZ)
-    levels = np.stack([_level_db(channel, hop=hop) for channel in audio.channel_samples])
+    levels = np.stack([frame_levels_db(channel, hop=hop) for channel in audio.channel_samples])
     floors = np.percentile(levels, 10, axis=1, keepdims=True)
     loud = np.percentile(levels, 99, axis=1, keepdims=True)
     threshold = np.maximum(floors + floor_margin_db, loud - range_db)
@@ -405,7 +400,7 @@ def channel_evidence(
         to the dominant one; nan when no channel dominates), ``sound_s``.
     """
     hop = round(frame_s * SAMPLE_RATE_HZ)
-    levels = np.stack([_level_db(channel, hop=hop) for channel in audio.channel_samples[:2]])
+    levels = np.stack([frame_levels_db(channel, hop=hop) for channel in audio.channel_samples[:2]])
     floors = np.percentile(levels, 10, axis=1, keepdims=True)
     sounding = levels > floors + floor_margin_db
     anywhere = sounding.any(axis=0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from pipeline.narrowband import is_narrowband
 from pipeline.speaker_count import speaker_count
 from pipeline.transcribe import ProgressCallback, choose_device
 from pipeline.types import SAMPLE_RATE_HZ, Audio, Diarization, Turn
+from pipeline.voice_levels import level_measures, speaker_levels_db
 
 # Defaults chosen by measurement (bench/bench_speech.py, docs/benchmarks.md): a 0.5
 # step (5 s hop over 10 s windows) and batches of 32 run ~5x faster than
@@ -254,6 +256,9 @@ def diarize(
     quality, replacement = checked
     if replacement is not None:
         turns, exclusive = replacement
+    # how loud each voice is: a far quieter one is undercounted (pipeline.voice_levels)
+    levels = level_measures(speaker_levels_db(audio.samples, exclusive))
+    quality = replace(quality, measures={**quality.measures, **levels})
     return Diarization(
         turns=turns,
         exclusive=exclusive,

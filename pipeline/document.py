@@ -19,6 +19,7 @@ from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
 from pipeline.roles import RoleAssignment, RoleHint, assign_roles, label_turns, label_utterances
 from pipeline.transcript_gaps import coverage_warning
 from pipeline.types import Diarization, DiarizationQuality, SpeakerWord, Turn, Utterance
+from pipeline.voice_levels import quiet_voice
 
 SCHEMA_VERSION = "2.0"
 """2.0: calibrated score, criteria with norms, reliability, MI behaviour codes."""
@@ -87,6 +88,9 @@ def score(
         duration_s=duration_s,
         config=config,
     )
+    quiet = None
+    if quality is not None:
+        quiet = quiet_voice(quality.measures, roles.role_of, min_gap_db=config.quiet_voice_gap_db)
     evidence = evaluate(
         metrics,
         role_confidence=roles.confidence,
@@ -95,6 +99,7 @@ def score(
         warnings=warnings + roles.warnings,
         config=config,
         language=language,
+        quiet=quiet,
     )
     return Scored(roles, metrics, evidence)
 

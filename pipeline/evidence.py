@@ -29,6 +29,7 @@ from pipeline.behaviour import BehaviourSummary
 from pipeline.measures import CLIENT, COUNSELOR, SessionMetrics
 from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
 from pipeline.norms import Better, MeasureNorm, Norms, NormsError, load_norms
+from pipeline.voice_levels import QuietVoice
 
 Verdict = Literal["yes", "no", "inconclusive"]
 Comparison = Literal[">=", "<="]
@@ -469,6 +470,7 @@ def evaluate(
     config: MetricsConfig = DEFAULT_METRICS_CONFIG,
     norms: Norms | None = None,
     language: str | None = None,
+    quiet: QuietVoice | None = None,
 ) -> Evidence:
     """Score the session and decide whether it was client-led.
 
@@ -479,7 +481,11 @@ def evaluate(
     between the bands of :class:`~pipeline.norms.ScoreModel`, when the transcript's
     ``language`` is one the coder cannot read (no score then), or when the score
     is high but the counselor interrupted the client more than the threshold.
-    Otherwise it is ``"yes"`` in the high band and ``"no"`` in the low band, when
+    ``quiet``: a role whose voice is far quieter than the other's
+    (:func:`pipeline.voice_levels.quiet_voice`), so that its talk share is
+    probably too low; the verdict that error favours (``yes`` with a quiet
+    counselor, ``no`` with a quiet client) becomes ``"inconclusive"``, and
+    either way the reasons warn of it. Otherwise it is ``"yes"`` in the high band and ``"no"`` in the low band, when
     the score lies at least ``score_margin_logit`` (log-odds) beyond the band's
     edge; closer to the edge, within the measurement error of a recording, it is
     ``"inconclusive"``.
@@ -522,6 +528,20 @@ def evaluate(
             f"{config.max_counselor_interruptions_per_10min:.1f} times per 10 minutes: "
             "listen to the marked interruptions before concluding."
         ]
+    elif quiet is not None and (
+        (band == "high" and score >= yes_cut and quiet.role == COUNSELOR)
+        or (band == "low" and score < no_cut and quiet.role == CLIENT)
+    ):
+        verdict = "inconclusive"
+        kind, direction = ("good", "high") if band == "high" else ("poor", "low")
+        summary = [
+            f"Score {score * 100:.0f}%: in the range of expert-rated {kind} MI, but the "
+            f"{quiet.role}'s voice is {quiet.gap_db:.0f} dB quieter than the {quiet.other}'s, "
+            f"so the client's share of talk time, and with it the score, is probably too "
+            f"{direction}: listen to the recording before concluding, or record each party "
+            "on its own channel."
+        ]
+        quiet = None  # said
     elif band == "high" and score >= yes_cut:
         verdict = "yes"
         summary = [
@@ -561,6 +581,8 @@ def evaluate(
         ]
     if blockers and diarization_quality in ("doubtful", "poor"):
         warnings = [w for w in warnings if w not in diarization_cues]  # already in a blocker
+    if quiet is not None:
+        warnings = [*warnings, quiet.warning()]
     reasons = (*summary, *(c.reason for c in found if c.value is not None), *warnings)
     return Evidence(
         client_led=verdict,
