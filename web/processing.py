@@ -58,7 +58,11 @@ class Job:
     mode: Literal["auto", "flow", "direct"] = "auto"
 
 
-class QueueFullError(RuntimeError):
+class SubmitError(RuntimeError):
+    """An analysis could not be queued; nothing was queued, and the message says why."""
+
+
+class QueueFullError(SubmitError):
     """Too many analyses are waiting; the upload is refused for now."""
 
 
@@ -279,12 +283,19 @@ def deployment_processor(deployment: str, *, workers: int, max_queue: int) -> Pr
 Finished = Callable[[Job, Result], None]
 
 
+def _not_started(error: BaseException) -> str:
+    log.error("could not hand an analysis to the worker pool: %s", type(error).__name__)
+    return f"the analysis could not be started ({type(error).__name__}); try again later"
+
+
 class Processor:
     """Submit jobs to a bounded executor and report each result through a callback.
 
     At most ``max_queue`` jobs wait or run; a further submit raises
     :class:`QueueFullError`. If a worker process dies (out of memory, a crash),
-    its jobs fail with a clear message and a fresh pool takes over.
+    its jobs fail with a clear message and a fresh pool takes over, also when
+    the next job arrives before the pool's own callback has noticed. A pool
+    that cannot take a job at all raises :class:`SubmitError`.
     """
 
     def __init__(
@@ -322,10 +333,23 @@ class Processor:
                 raise QueueFullError(
                     f"{self._pending} recordings are waiting for analysis; try again later"
                 )
+            future = self._submit_to_pool(job)
             write_status(job.out_dir, "queued")
-            future = self._pool().submit(self.runner, job)
             self._pending += 1
         future.add_done_callback(lambda done: self._finished(job, done, on_done))
+
+    def _submit_to_pool(self, job: Job) -> Future[Result]:
+        """Hand ``job`` to the pool; a pool broken by a dead worker is replaced once."""
+        try:
+            return self._pool().submit(self.runner, job)
+        except BrokenProcessPool:
+            self._executor = None  # a worker died since the last job; start a fresh pool
+        except (OSError, RuntimeError) as error:  # cannot start processes; shut down
+            raise SubmitError(_not_started(error)) from None
+        try:
+            return self._pool().submit(self.runner, job)
+        except (OSError, RuntimeError) as error:  # BrokenProcessPool is a RuntimeError
+            raise SubmitError(_not_started(error)) from None
 
     def _finished(self, job: Job, future: Future[Result], on_done: Finished) -> None:
         with self._lock:

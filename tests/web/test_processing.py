@@ -6,6 +6,7 @@ import os
 import sys
 import threading
 import types
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +249,56 @@ def test_the_session_flow_runs_in_a_worker_process(tmp_path: Path) -> None:
     status = read_status(tmp_path / "out")
     assert status is not None and status["stage"] == "done"
     assert status["session_sha256"] == result["sha256"]
+
+
+def test_a_pool_broken_before_its_callback_is_replaced_at_the_next_submit(
+    tmp_path: Path,
+) -> None:
+    """A worker died and the pool is broken, but no callback has replaced it yet: the next
+    job goes to a fresh pool instead of failing the upload or staying queued."""
+    from concurrent.futures import Future
+
+    pools: list[Any] = []
+
+    class Pool:
+        def __init__(self) -> None:
+            self.broken = not pools  # the first pool is already broken
+            pools.append(self)
+
+        def submit(self, *_args: Any) -> Future[Any]:
+            if self.broken:
+                raise BrokenProcessPool("a child process terminated abruptly")
+            return Future()
+
+        def shutdown(self, **_kw: Any) -> None:
+            pass
+
+    processor = Processor(executor_factory=Pool)  # type: ignore[arg-type]
+    job = Job("c" * 22, "a", str(tmp_path / "c"))
+    processor.submit(job, lambda *_: None)
+    assert len(pools) == 2 and processor.pending == 1
+    assert read_status(tmp_path / "c")["stage"] == "queued"
+    processor.shutdown()
+
+
+@pytest.mark.parametrize(
+    "error", [OSError("Resource temporarily unavailable"), RuntimeError("after shutdown")]
+)
+def test_a_pool_that_cannot_take_a_job_refuses_it_and_queues_nothing(
+    tmp_path: Path, error: Exception
+) -> None:
+    from web.processing import SubmitError
+
+    class Pool:
+        def submit(self, *_args: Any) -> Any:
+            raise error
+
+        def shutdown(self, **_kw: Any) -> None:
+            pass
+
+    processor = Processor(executor_factory=Pool)  # type: ignore[arg-type]
+    with pytest.raises(SubmitError, match=r"could not be started \((OSError|RuntimeError)\)"):
+        processor.submit(Job("d" * 22, "a", str(tmp_path / "d")), lambda *_: None)
+    assert processor.pending == 0
+    assert not (tmp_path / "d").exists()
+    processor.shutdown()

@@ -374,6 +374,32 @@ def test_a_full_queue_refuses_uploads_cleanly(settings: Settings) -> None:
         assert files_under(settings.data_dir / "tmp") == []
 
 
+class NoProcesses:
+    """A worker pool the machine cannot start (fork refused: too many processes)."""
+
+    def submit(self, *_args: object) -> object:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    def shutdown(self, **_kw: object) -> None:
+        pass
+
+
+def test_a_worker_pool_that_cannot_start_refuses_the_upload_and_keeps_nothing(
+    settings: Settings,
+) -> None:
+    app = make_app(settings, executor_factory=NoProcesses)
+    with TestClient(app):
+        alice = User(app, "alice")
+        refused = alice.upload(WAV)
+        assert refused.status_code == 503
+        assert refused.json()["error"] == (
+            "the analysis could not be started (BlockingIOError); try again later"
+        )
+        assert list((settings.data_dir / "sessions").iterdir()) == []
+        assert files_under(settings.data_dir / "tmp") == []
+        assert alice.client.get("/api/sessions").json()["sessions"] == []
+
+
 def test_unfinished_analyses_are_resubmitted_at_start(settings: Settings) -> None:
     first = make_app(settings, executor_factory=RecordingExecutor)
     with TestClient(first):

@@ -13,7 +13,7 @@ from web.auth import CurrentPrincipal, Db, ProtectedPrincipal
 from web.exports import sessions_csv
 from web.models import Recording
 from web.pages import render
-from web.processing import QueueFullError, read_status
+from web.processing import SubmitError, read_status
 from web.recordings import Filters
 from web.storage import Storage
 
@@ -200,6 +200,6 @@ def retry(request: Request, db: Db, principal: ProtectedPrincipal, public_id: st
     db.commit()
     try:
         request.app.state.submit(recording)
-    except QueueFullError:
-        recording.status, recording.error = "failed", "the server was busy; try again later"
+    except SubmitError as error:  # busy, or the worker pool cannot start
+        recording.status, recording.error = "failed", str(error)
     return RedirectResponse(url, status_code=303)

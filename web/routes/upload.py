@@ -22,7 +22,7 @@ from web.media import MediaInfo
 from web.models import Recording, User, utcnow
 from web.options import AnalysisChoices, check_channels, read_choices, sniff_or_refuse
 from web.pages import render
-from web.processing import QueueFullError
+from web.processing import SubmitError
 from web.storage import Storage, new_public_id
 from web.uploads import ReceivedForm, UploadError, describe_size, receive_form
 
@@ -194,7 +194,7 @@ async def upload(request: Request, principal: CurrentPrincipal) -> Response:
     if new:
         try:
             await run_in_threadpool(request.app.state.submit, recording)
-        except QueueFullError as error:
+        except SubmitError as error:
             await run_in_threadpool(_forget, request, recording.public_id)
             raise UploadError(503, str(error)) from None
     body = {
@@ -325,7 +325,7 @@ async def analyze_again(request: Request, principal: CurrentPrincipal, public_id
         form.discard()
     try:
         await run_in_threadpool(request.app.state.submit, recording)
-    except QueueFullError as error:
+    except SubmitError as error:
         await run_in_threadpool(_fail, request, public_id, str(error))
         raise UploadError(503, str(error)) from None
     url = f"/sessions/{public_id}"
