@@ -39,10 +39,10 @@ import hashlib
 import json
 import pickle
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -67,6 +67,7 @@ CUE_LIMIT = 0.05
 CUE_MIN_WORDS = 5
 """...with at least this many such words."""
 Samples = npt.NDArray[np.float32]
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -246,27 +247,50 @@ def tables(rows: Sequence[Row]) -> list[str]:
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def argument_parser(description: str, *, default_cache: Path) -> argparse.ArgumentParser:
+    """The options of a bench over :func:`recordings`: ``--sets`` and ``--cache``."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--sets", nargs="+", default=list(REALISTIC_SETS), choices=list(REALISTIC_SETS)
     )
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE_DIR)
-    args = parser.parse_args(argv)
+    parser.add_argument("--cache", type=Path, default=default_cache)
+    return parser
+
+
+def run_all(
+    sets: Sequence[str],
+    score: Callable[[str, str, str, Path, Any], R],
+    describe: Callable[[R], str],
+    tables: Callable[[list[R]], list[str]],
+) -> None:
+    """Score every run of :func:`recordings` (printing ``set dialogue condition`` and
+    ``describe(row)`` as it goes), then print ``tables`` of the rows."""
     rows = []
     with tempfile.TemporaryDirectory() as work:
-        for set_name, name, condition, path, truth in recordings(args.sets, Path(work)):
-            diarization, words = model_stages(path, args.cache)
-            row = score_run(Run(set_name, name, condition, truth, diarization, words))
-            print(
-                f"{set_name:8s} {name:20s} {condition:17s} share error {row.share_error:+.3f} "
-                f"outside {row.words_outside:5.1%} {row.before} -> {row.after}",
-                flush=True,
-            )
+        for set_name, name, condition, path, truth in recordings(sets, Path(work)):
+            row = score(set_name, name, condition, path, truth)
+            print(f"{set_name:8s} {name:20s} {condition:17s} {describe(row)}", flush=True)
             rows.append(row)
     print()
     for line in tables(rows):
         print(line)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argument_parser(__doc__.splitlines()[0], default_cache=DEFAULT_CACHE_DIR)
+    args = parser.parse_args(argv)
+
+    def score(set_name: str, name: str, condition: str, path: Path, truth: Any) -> Row:
+        diarization, words = model_stages(path, args.cache)
+        return score_run(Run(set_name, name, condition, truth, diarization, words))
+
+    def describe(row: Row) -> str:
+        return (
+            f"share error {row.share_error:+.3f} outside {row.words_outside:5.1%} "
+            f"{row.before} -> {row.after}"
+        )
+
+    run_all(args.sets, score, describe, tables)
     return 0
 
 

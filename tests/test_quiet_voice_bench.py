@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.quiet_voice import Row, main, score_run, summary_line
-from pipeline.types import Diarization, DiarizationQuality, Turn
+from pipeline.types import Diarization, DiarizationQuality, QualityLevel, Turn
 from pipeline.voice_levels import level_measures
 
 TRUTH = {
@@ -17,7 +17,9 @@ TRUTH = {
 }
 
 
-def diarized(client_end_s: float, levels: dict[str, float], level: str = "good") -> Diarization:
+def diarized(
+    client_end_s: float, levels: dict[str, float], level: QualityLevel = "good"
+) -> Diarization:
     turns = (Turn(0.0, 10.0, "SPEAKER_00"), Turn(10.0, client_end_s, "SPEAKER_01"))
     quality = DiarizationQuality(level, measures={"top_share": 0.5, **level_measures(levels)})
     return Diarization(turns=turns, exclusive=turns, model="m", quality=quality)

@@ -277,7 +277,8 @@ def test_a_pool_broken_before_its_callback_is_replaced_at_the_next_submit(
     job = Job("c" * 22, "a", str(tmp_path / "c"))
     processor.submit(job, lambda *_: None)
     assert len(pools) == 2 and processor.pending == 1
-    assert read_status(tmp_path / "c")["stage"] == "queued"
+    status = read_status(tmp_path / "c")
+    assert status is not None and status["stage"] == "queued"
     processor.shutdown()
 
 
