@@ -216,3 +216,28 @@ def test_a_diarized_mixdown_with_the_client_far_quieter_names_the_client(
     assert (None if quiet is None else quiet.role) == expected_role, levels
     if quiet is None:
         assert abs(levels[client] - max(levels.values())) < 3.0, levels
+
+
+@pytest.mark.parametrize(
+    ("counselor", "quiet_role"), [("SPEAKER_00", "client"), ("SPEAKER_01", "counselor")]
+)
+def test_scoring_names_the_quiet_voice_by_the_roles_it_is_given(
+    counselor: str, quiet_role: str
+) -> None:
+    """The levels are stored per speaker, so naming the other speaker as counselor (a
+    rescore with corrected roles) names the other role as the quiet one."""
+    from pipeline.document import score
+    from pipeline.roles import RoleHint
+    from pipeline.types import DiarizationQuality
+
+    turns = tuple(Turn(10.0 * k, 10.0 * k + 9.0, f"SPEAKER_0{k % 2}") for k in range(12))
+    quality = DiarizationQuality(
+        "good", measures=level_measures({"SPEAKER_00": -20.0, "SPEAKER_01": -36.0})
+    )
+    hint = RoleHint(method="explicit", counselor=counselor)
+    scored = score(turns, (), duration_s=120.0, hint=hint, quality=quality)
+    expected = QuietVoice(quiet_role, 16.0).warning()
+    assert scored.evidence.reasons[-1] == expected
+    off = dataclasses.replace(DEFAULT_METRICS_CONFIG, quiet_voice_gap_db=float("inf"))
+    unflagged = score(turns, (), duration_s=120.0, hint=hint, quality=quality, config=off)
+    assert expected not in unflagged.evidence.reasons
