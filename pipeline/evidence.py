@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pipeline.behaviour import BehaviourSummary
@@ -447,6 +447,37 @@ def _blockers(
     return blockers
 
 
+def _undercounted_score(
+    quiet: QuietVoice,
+    inputs: EvidenceInputs,
+    norms: Norms,
+    config: MetricsConfig,
+    *,
+    score: float,
+    yes_cut: float,
+    no_cut: float,
+) -> float | None:
+    """The score with the quiet role's talk share ``config.quiet_voice_share_error``
+    higher, when that undercount could have produced the verdict the score gives
+    (a ``yes`` with a quiet counselor, a ``no`` with a quiet client) and the verdict
+    does not survive it; else None."""
+    if inputs.client_share is None:
+        return None
+    if quiet.role == COUNSELOR and score >= yes_cut:
+        delta = -config.quiet_voice_share_error
+    elif quiet.role == CLIENT and score < no_cut:
+        delta = config.quiet_voice_share_error
+    else:
+        return None
+    share = min(0.99, max(0.01, inputs.client_share + delta))
+    features = replace(inputs, client_share=share).score_features()
+    if features is None:
+        return None
+    moved = norms.score.probability(features)
+    survives = moved >= yes_cut if delta < 0 else moved < no_cut
+    return None if survives else moved
+
+
 def beyond(edge: float, margin_logit: float) -> float:
     """The score ``margin_logit`` log-odds above ``edge`` (below it when negative)."""
     if not 0.0 < edge < 1.0:
@@ -484,8 +515,9 @@ def evaluate(
     ``quiet``: a role whose voice is far quieter than the other's
     (:func:`pipeline.voice_levels.quiet_voice`), so that its talk share is
     probably too low; the verdict that error favours (``yes`` with a quiet
-    counselor, ``no`` with a quiet client) becomes ``"inconclusive"``, and
-    either way the reasons warn of it. Otherwise it is ``"yes"`` in the high band and ``"no"`` in the low band, when
+    counselor, ``no`` with a quiet client) becomes ``"inconclusive"`` unless the
+    score still gives it with the quiet role's share
+    ``config.quiet_voice_share_error`` higher, and either way the reasons warn of it. Otherwise it is ``"yes"`` in the high band and ``"no"`` in the low band, when
     the score lies at least ``score_margin_logit`` (log-odds) beyond the band's
     edge; closer to the edge, within the measurement error of a recording, it is
     ``"inconclusive"``.
@@ -514,6 +546,11 @@ def evaluate(
     yes_cut = beyond(norms.score.yes_from, margin)
     no_cut = beyond(norms.score.no_below, -margin)
     interruptions = next(c for c in found if c.name == "counselor_interruptions_per_10min")
+    undercount = None
+    if quiet is not None and score is not None and features is not None:
+        undercount = _undercounted_score(
+            quiet, inputs, norms, config, score=score, yes_cut=yes_cut, no_cut=no_cut
+        )
     verdict: Verdict
     if blockers:
         verdict, summary = "inconclusive", blockers
@@ -528,18 +565,17 @@ def evaluate(
             f"{config.max_counselor_interruptions_per_10min:.1f} times per 10 minutes: "
             "listen to the marked interruptions before concluding."
         ]
-    elif quiet is not None and (
-        (band == "high" and score >= yes_cut and quiet.role == COUNSELOR)
-        or (band == "low" and score < no_cut and quiet.role == CLIENT)
-    ):
+    elif undercount is not None and quiet is not None:
         verdict = "inconclusive"
         kind, direction = ("good", "high") if band == "high" else ("poor", "low")
         summary = [
             f"Score {score * 100:.0f}%: in the range of expert-rated {kind} MI, but the "
             f"{quiet.role}'s voice is {quiet.gap_db:.0f} dB quieter than the {quiet.other}'s, "
-            f"so the client's share of talk time, and with it the score, is probably too "
-            f"{direction}: listen to the recording before concluding, or record each party "
-            "on its own channel."
+            f"so the client's share of talk time is probably too {direction}; with it "
+            f"{config.quiet_voice_share_error * 100:.0f} points "
+            f"{'lower' if direction == 'high' else 'higher'} the score would be "
+            f"{undercount * 100:.0f}%: listen to the recording before concluding, or record "
+            "each party on its own channel."
         ]
         quiet = None  # said
     elif band == "high" and score >= yes_cut:

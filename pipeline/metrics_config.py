@@ -210,10 +210,15 @@ class MetricsConfig:
     quiet_voice_gap_db: float = 12.0
     """A role whose voice is at least this much quieter than the other's (dB, diarized by
     voice) is probably undercounted: a ``yes`` with a quiet counselor, or a ``no`` with a
-    quiet client, becomes ``inconclusive`` (:mod:`pipeline.voice_levels`; ``inf`` turns
-    this off). On dialogues mixed down with one party 10 dB quieter the gap measured
+    quiet client, becomes ``inconclusive`` unless it survives that undercount
+    (``quiet_voice_share_error``; :mod:`pipeline.voice_levels`; ``inf`` turns this off). On dialogues mixed down with one party 10 dB quieter the gap measured
     4-11.5 dB and no talk share went wrong; at 20 dB quieter it measured 14.6-19.5 dB and
     3 of 12 shares were more than 0.10 off with a ``good`` check (docs/diarization.md)."""
+    quiet_voice_share_error: float = 0.3
+    """How far a quiet voice's talk share may be undercounted (a fraction of the talk time):
+    the verdict a quiet voice could have produced stands only if it survives the client's
+    share moved this far the other way. The largest undercount seen with a level gap of
+    12 dB or more was 0.30 (docs/diarization.md, "A quiet voice")."""
 
     def __post_init__(self) -> None:
         positive = ("merge_gap_s", "monologue_s", "window_s", "step_s", "yield_window_s")
@@ -239,7 +244,7 @@ class MetricsConfig:
                 "MetricsConfig.quiet_voice_gap_db must be a positive number of dB (inf: off), "
                 f"got {self.quiet_voice_gap_db!r}"
             )
-        for name in ("min_role_share", "min_role_confidence"):
+        for name in ("min_role_share", "min_role_confidence", "quiet_voice_share_error"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"MetricsConfig.{name} must lie in [0, 1], got {value!r}")

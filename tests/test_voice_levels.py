@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import numpy as np
 import pytest
@@ -110,28 +111,53 @@ def test_swapping_the_roles_swaps_the_quiet_role(a: float, b: float, limit: floa
 # --------------------------------------------------------------------- the verdict
 
 
-def test_a_quiet_counselor_withholds_a_yes_and_says_why() -> None:
+def test_a_quiet_counselor_withholds_a_yes_that_an_undercount_could_explain() -> None:
+    """Score = sigmoid(4 × client share − 2): 73 % at a share of 75 %, 45 % at 45 %."""
     quiet = QuietVoice("counselor", 17.0)
     evidence = evaluate(session(), role_confidence=0.9, norms=NORMS, config=NO_MARGIN, quiet=quiet)
     assert (evidence.client_led, evidence.score_band) == ("inconclusive", "high")
     assert evidence.reasons[0] == (
         "Score 73%: in the range of expert-rated good MI, but the counselor's voice is 17 dB "
-        "quieter than the client's, so the client's share of talk time, and with it the score, "
-        "is probably too high: listen to the recording before concluding, or record each party "
-        "on its own channel."
+        "quieter than the client's, so the client's share of talk time is probably too high; "
+        "with it 30 points lower the score would be 45%: listen to the recording before "
+        "concluding, or record each party on its own channel."
     )
     assert not any("easily missed" in r for r in evidence.reasons)
 
 
-def test_a_quiet_client_withholds_a_no() -> None:
+def test_a_quiet_client_withholds_a_no_that_an_undercount_could_explain() -> None:
     quiet = QuietVoice("client", 14.0)
     low = session(client_share=0.25)
     evidence = evaluate(low, role_confidence=0.9, norms=NORMS, config=NO_MARGIN, quiet=quiet)
     assert (evidence.client_led, evidence.score_band) == ("inconclusive", "low")
     assert (
-        "client's share of talk time, and with it the score, is probably too low"
+        "is probably too low; with it 30 points higher the score would be 55%"
         in (evidence.reasons[0])
     )
+
+
+@pytest.mark.parametrize(
+    ("role", "client_share", "verdict", "score"),
+    [("counselor", 0.88, "yes", 0.789), ("client", 0.12, "no", 0.211)],
+)
+def test_a_verdict_that_survives_the_undercount_stands_with_a_warning(
+    role: str, client_share: float, verdict: str, score: float
+) -> None:
+    """With the share moved 0.05 the score stays beyond the cut (0.7 / 0.3)."""
+    quiet = QuietVoice(role, 20.0)
+    config = dataclasses.replace(NO_MARGIN, quiet_voice_share_error=0.05)
+    evidence = evaluate(
+        session(client_share=client_share),
+        role_confidence=0.9,
+        norms=NORMS,
+        config=config,
+        quiet=quiet,
+    )
+    assert evidence.client_led == verdict
+    assert evidence.reasons[-1] == quiet.warning()
+    shifted = -0.05 if role == "counselor" else 0.05
+    moved = 1 / (1 + math.exp(-(4 * (client_share + shifted) - 2)))
+    assert moved == pytest.approx(score, abs=1e-3)
 
 
 @pytest.mark.parametrize(
@@ -170,6 +196,8 @@ def test_the_limit_can_be_turned_off_and_must_be_positive() -> None:
         MetricsConfig(quiet_voice_gap_db=0.0)
     with pytest.raises(ValueError, match="quiet_voice_gap_db"):
         MetricsConfig(quiet_voice_gap_db=float("nan"))
+    with pytest.raises(ValueError, match="quiet_voice_share_error must lie in"):
+        MetricsConfig(quiet_voice_share_error=1.5)
 
 
 # --------------------------------------------------------------------- real audio
