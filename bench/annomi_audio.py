@@ -224,11 +224,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a voice this much quieter withholds the verdict its undercount favours "
         "(MetricsConfig.quiet_voice_gap_db; inf: off)",
     )
+    parser.add_argument(
+        "--quiet-voice-share-error",
+        type=float,
+        default=DEFAULT_METRICS_CONFIG.quiet_voice_share_error,
+        help="the undercount of a quiet voice's share a verdict must survive "
+        "(MetricsConfig.quiet_voice_share_error)",
+    )
     args = parser.parse_args(argv)
     config = replace(
         DEFAULT_METRICS_CONFIG,
         score_margin_logit=args.score_margin_logit,
         quiet_voice_gap_db=args.quiet_voice_gap_db,
+        quiet_voice_share_error=args.quiet_voice_share_error,
     )
     outcomes = run(args.folder, cache_dir=args.cache, condition=args.condition, config=config)
     if not outcomes:

@@ -147,3 +147,26 @@ def test_a_condition_analyzes_a_degraded_copy_of_each_recording(
     seen.clear()
     bench.run(tmp_path)
     assert seen == [(tmp_path / "annomi_9.wav", 16000)]
+
+
+def test_the_command_line_sets_the_verdict_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bench.annomi_audio as bench
+    from pipeline.metrics_config import MetricsConfig
+
+    used: list[MetricsConfig] = []
+
+    def fake_run(folder: Path, **options: object) -> list[Outcome]:
+        config = options["config"]
+        assert isinstance(config, MetricsConfig)
+        used.append(config)
+        return []
+
+    monkeypatch.setattr(bench, "run", fake_run)
+    options = ["--score-margin-logit", "0", "--quiet-voice-gap-db", "inf"]
+    with pytest.raises(SystemExit, match="no voiced AnnoMI transcript"):
+        bench.main(["--folder", str(tmp_path), *options, "--quiet-voice-share-error", "0.2"])
+    (config,) = used
+    assert config.score_margin_logit == 0.0
+    assert config.quiet_voice_gap_db == float("inf") and config.quiet_voice_share_error == 0.2
