@@ -30,6 +30,8 @@ from typing import Any
 
 import jinja2
 
+from pipeline.voice_levels import LEVEL_KEY_PREFIX
+
 __all__ = [
     "ReportView",
     "Strip",
@@ -908,9 +910,22 @@ def _roles(document: Doc) -> list[tuple[str, str]]:
     channels = _map(diarization.get("channels"))
     if (_float(_map(channels.get("evidence")).get("channels")) or 0) >= 2:
         rows.append(("Stereo channels", _text(channels.get("reason")) or DASH))
-    unheard = _float(_map(diarization.get("measures")).get("speech_without_words"))
+    measures = _map(diarization.get("measures"))
+    unheard = _float(measures.get("speech_without_words"))
     if unheard is not None:
         rows.append(("Speech without words", f"{_percent(unheard, 0)} of the detected speech"))
+    counselor, client = (
+        _float(measures.get(LEVEL_KEY_PREFIX + _text(roles.get(role))))
+        for role in ("counselor", "client")
+    )
+    if counselor is not None and client is not None:
+        apart = abs(counselor - client)
+        rows.append(
+            (
+                "Voice levels",
+                f"counselor {counselor:.0f} dBFS, client {client:.0f} dBFS ({apart:.0f} dB apart)",
+            )
+        )
     return rows
 
 

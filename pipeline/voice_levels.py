@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import librosa
 import numpy as np
 import numpy.typing as npt
 
@@ -43,6 +42,8 @@ LEVEL_KEY_PREFIX = "speech_level_db:"
 
 def frame_levels_db(samples: npt.NDArray[np.float32], *, hop: int) -> npt.NDArray[np.float64]:
     """RMS level of frames ``2 * hop`` samples long every ``hop`` samples, in dBFS (floor -160)."""
+    import librosa  # heavy; the report imports this module for its measure names only
+
     rms = librosa.feature.rms(y=samples, frame_length=2 * hop, hop_length=hop, center=True)[0]
     return np.asarray(20 * np.log10(np.maximum(rms, 1e-8)), dtype=np.float64)
 

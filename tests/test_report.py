@@ -814,3 +814,16 @@ def test_the_share_of_speech_without_words_is_shown_when_measured(v2: dict[str, 
     v2["diarization"]["measures"] = {"top_share": 0.6, "speech_without_words": 0.1749}
     html = render_html(v2)
     assert "<dt>Speech without words</dt><dd>17% of the detected speech</dd>" in html
+
+
+def test_voice_levels_are_shown_by_role_when_measured(v2: dict[str, Any]) -> None:
+    counselor, client = v2["roles"]["counselor"], v2["roles"]["client"]
+    v2["diarization"] = {"method": "pyannote", "quality": "good", "measures": {}}
+    assert "Voice levels" not in render_html(v2)
+    v2["diarization"]["measures"] = {
+        f"speech_level_db:{counselor}": -21.6,
+        f"speech_level_db:{client}": -45.6,
+    }
+    html = render_html(v2)
+    expected = "counselor -22 dBFS, client -46 dBFS (24 dB apart)"
+    assert f"<dt>Voice levels</dt><dd>{expected}</dd>" in html
