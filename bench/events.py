@@ -26,12 +26,12 @@ import argparse
 import dataclasses
 import hashlib
 import json
-import pickle
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.cache import pickled
 from pipeline.measures import floor_stretches, interruption_events
 from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
 from pipeline.roles import RoleHint, assign_roles, label_turns, label_utterances
@@ -85,14 +85,10 @@ def analyzed(case: Case, *, cache_dir: Path | None = None) -> SpeechResult:
     if cache_dir is None:
         return analyze_speech(case.path, options=options)
     key = hashlib.sha256(case.path.read_bytes() + repr(options).encode()).hexdigest()[:16]
-    cached = cache_dir / f"{case.path.stem}-{key}.pickle"
-    if cached.exists():
-        result: SpeechResult = pickle.loads(cached.read_bytes())
-        return result
-    result = analyze_speech(case.path, options=options)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    cached.write_bytes(pickle.dumps(result))
-    return result
+    return pickled(
+        cache_dir / f"{case.path.stem}-{key}.pickle",
+        lambda: analyze_speech(case.path, options=options),
+    )
 
 
 def found_events(

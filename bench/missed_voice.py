@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import pickle
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
+from bench.cache import pickled
 from bench.degraded import (
     CONDITIONS_BY_NAME,
     CONFIDENT_WRONG_SHARE_ERROR,
@@ -150,15 +150,12 @@ def model_stages(path: Path, cache_dir: Path) -> tuple[Diarization, tuple[Speake
     defaults): the diarization with its quality check, and the attributed words."""
     from pipeline.session import analyze_speech
 
+    def stages() -> tuple[Diarization, tuple[SpeakerWord, ...]]:
+        result = analyze_speech(path)
+        return result.diarization, result.words
+
     key = hashlib.sha256(path.read_bytes()).hexdigest()[:20]
-    cached = cache_dir / f"{key}.pickle"
-    if cached.is_file():
-        stored: tuple[Diarization, tuple[SpeakerWord, ...]] = pickle.loads(cached.read_bytes())
-        return stored
-    result = analyze_speech(path)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    cached.write_bytes(pickle.dumps((result.diarization, result.words)))
-    return result.diarization, result.words
+    return pickled(cache_dir / f"{key}.pickle", stages)
 
 
 def client_speaker(turns: Sequence[Turn], truth: Mapping[str, Any]) -> str:

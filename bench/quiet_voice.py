@@ -27,13 +27,13 @@ cores); its results are cached by audio content in ``--cache``.
 from __future__ import annotations
 
 import hashlib
-import pickle
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.cache import pickled
 from bench.degraded import CONFIDENT_WRONG_SHARE_ERROR
 from bench.missed_voice import argument_parser, client_share_error, client_speaker, run_all
 from bench.music import pipeline_digest
@@ -51,14 +51,10 @@ def diarized(path: Path, cache_dir: Path) -> Diarization:
     from pipeline.session import SpeechOptions, diarize_with
 
     key = hashlib.sha256(path.read_bytes()).hexdigest()[:20]
-    cached = cache_dir / f"{key}-{pipeline_digest()}.pickle"
-    if cached.is_file():
-        stored: Diarization = pickle.loads(cached.read_bytes())
-        return stored
-    result = diarize_with(load_audio(path), SpeechOptions())
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    cached.write_bytes(pickle.dumps(result))
-    return result
+    return pickled(
+        cache_dir / f"{key}-{pipeline_digest()}.pickle",
+        lambda: diarize_with(load_audio(path), SpeechOptions()),
+    )
 
 
 @dataclass(frozen=True)
