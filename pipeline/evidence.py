@@ -517,7 +517,8 @@ def evaluate(
     probably too low; the verdict that error favours (``yes`` with a quiet
     counselor, ``no`` with a quiet client) becomes ``"inconclusive"`` unless the
     score still gives it with the quiet role's share
-    ``config.quiet_voice_share_error`` higher, and either way the reasons warn of it. Otherwise it is ``"yes"`` in the high band and ``"no"`` in the low band, when
+    ``config.quiet_voice_share_error`` higher, and either way the reasons warn
+    of it. Otherwise it is ``"yes"`` in the high band and ``"no"`` in the low band, when
     the score lies at least ``score_margin_logit`` (log-odds) beyond the band's
     edge; closer to the edge, within the measurement error of a recording, it is
     ``"inconclusive"``.
@@ -547,7 +548,7 @@ def evaluate(
     no_cut = beyond(norms.score.no_below, -margin)
     interruptions = next(c for c in found if c.name == "counselor_interruptions_per_10min")
     undercount = None
-    if quiet is not None and score is not None and features is not None:
+    if quiet is not None and score is not None:
         undercount = _undercounted_score(
             quiet, inputs, norms, config, score=score, yes_cut=yes_cut, no_cut=no_cut
         )

@@ -118,7 +118,7 @@ def quiet_voice(
         if key.startswith(LEVEL_KEY_PREFIX):
             role = role_of(key.removeprefix(LEVEL_KEY_PREFIX))
             if role in ("counselor", "client"):
-                by_role[role] = max(level, by_role.get(role, -np.inf))
+                by_role[role] = level
     if len(by_role) < 2:
         return None
     quiet, loud = sorted(by_role, key=by_role.__getitem__)
