@@ -285,6 +285,13 @@ def _blockers(document: Doc) -> list[str]:
     return list(dict.fromkeys(_strings(_get(document, "evidence", "reliability", "blockers"))))
 
 
+def _not_in(texts: Sequence[str], blockers: Sequence[str]) -> tuple[str, ...]:
+    """``texts`` less those a blocker already says (the evidence repeats its blockers as
+    reasons, and a blocker quotes the diarization cues that are also warnings)."""
+    said = " ".join(blockers).casefold()
+    return tuple(t for t in texts if t.strip().casefold().rstrip(".") not in said)
+
+
 def _shares(metrics: Doc) -> dict[str, float] | None:
     """Counselor, client and other shares of all speech, or ``None`` without speech."""
     speech = {role: _float(_get(metrics, role, "speech_s")) for role in ("counselor", "client")}
@@ -1231,6 +1238,7 @@ def report_view(document: Mapping[str, Any]) -> ReportView:
     )
     removed = bool(document.get("transcript_removed"))
     transcript = [] if removed else _transcript(document, find)
+    blockers = _blockers(document)
     return ReportView(
         file_name=file_name,
         subtitle=f"{file_name} · {_clock(duration)}" if duration is not None else file_name,
@@ -1239,9 +1247,9 @@ def report_view(document: Mapping[str, Any]) -> ReportView:
         verdict_colour=VERDICT_COLOURS.get(verdict, UNKNOWN_VERDICT_COLOUR),
         verdict_explanation=VERDICT_EXPLANATIONS.get(verdict, "No verdict was recorded."),
         score=_score(evidence),
-        reasons=tuple(_strings(evidence.get("reasons"))),
-        warnings=tuple(_warnings(document)),
-        blockers=tuple(_blockers(document)),
+        reasons=_not_in(_strings(evidence.get("reasons")), blockers),
+        warnings=_not_in(_warnings(document), blockers),
+        blockers=tuple(blockers),
         blocker_advice=BLOCKER_ADVICE,
         roles=tuple(_roles(document)),
         criteria=tuple(criteria),
@@ -1354,7 +1362,8 @@ def _md_reference(criterion: CriterionView) -> str:
 def render_markdown(document: dict[str, Any]) -> str:
     """Render a ``session.json`` document as Markdown with the same content as the HTML.
 
-    Sections: verdict, score and reasons, why a verdict is inconclusive, warnings,
+    Sections: verdict, score and reasons, why a verdict is inconclusive (what a reason or
+    warning would repeat is said once, there), warnings,
     criteria table (with the middle half of expert-rated good and poor sessions and
     where this session falls), speakers, key numbers, interruption events
     (``mm:ss``) and the transcript, one line per utterance as
@@ -1374,11 +1383,11 @@ def render_markdown(document: dict[str, Any]) -> str:
         out += [f"**Score: {_md(view.score.value)}**{band}", ""]
         if view.score.meaning:
             out += [_md(view.score.meaning), ""]
+    if view.reasons:
+        out += [f"- {_md(r)}" for r in view.reasons] + [""]
     if view.blockers:
         out += ["### Why there is no verdict", ""]
         out += [f"- **{_md(b)}**" for b in view.blockers] + ["", _md(view.blocker_advice), ""]
-    if view.reasons:
-        out += [f"- {_md(r)}" for r in view.reasons] + [""]
     if view.warnings:
         out += ["### ⚠ Warnings", ""] + [f"- **{_md(w)}**" for w in view.warnings] + [""]
 

@@ -106,18 +106,34 @@ QualityLevel = Literal["good", "doubtful", "poor"]
 ChannelMode = Literal["split", "mix"]
 
 
+def as_sentence(text: str) -> str:
+    """``text`` with a capital first letter and closing punctuation.
+
+    Quality cues are shown on their own, as warnings, and joined into a reason,
+    so each is kept as a sentence.
+    """
+    text = text.strip()
+    if not text:
+        return text
+    return text[0].upper() + text[1:] + ("" if text[-1] in ".?!" else ".")
+
+
 @dataclass(frozen=True)
 class DiarizationQuality:
     """Whether a diarization holds up (:mod:`pipeline.diarization_quality`).
 
-    ``cues`` are sentences ending in what the user can do; ``tried`` names the
-    strategies looked at (the kept one last); ``measures`` the numbers judged.
+    ``cues`` are sentences ending in what the user can do (made so by
+    :func:`as_sentence`, also for documents written before they were); ``tried``
+    names the strategies looked at (the kept one last); ``measures`` the numbers judged.
     """
 
     level: QualityLevel
     cues: tuple[str, ...] = ()
     tried: tuple[str, ...] = ()
     measures: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cues", tuple(as_sentence(c) for c in self.cues))
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,15 @@ from pipeline.diarize import diarize
 from pipeline.document import score
 from pipeline.schema import validate_document
 from pipeline.session import SPEAKERS_OPTIONS, speaker_bounds
-from pipeline.types import Audio, AudioInfo, ChannelDecision, Diarization, DiarizationQuality, Turn
+from pipeline.types import (
+    Audio,
+    AudioInfo,
+    ChannelDecision,
+    Diarization,
+    DiarizationQuality,
+    Turn,
+    as_sentence,
+)
 from tests.conftest import FIXTURES
 
 A, B = "SPEAKER_00", "SPEAKER_01"
@@ -193,7 +201,7 @@ def test_two_cues_are_poor_and_a_lone_speaker_in_a_dialogue_is_poor() -> None:
     assert judge({**GOOD, "top_share": 0.9, "agreement": 0.6}).level == "poor"
     lone = judge({**GOOD, "speakers": 1.0, "top_share": 1.0})
     assert lone.level == "poor"
-    assert "only one voice" in lone.cues[0]
+    assert lone.cues[0].startswith("Only one voice was found")
     # without a dialogue expected, a lone speaker and a big share are no cue
     assert judge({**GOOD, "speakers": 1.0, "top_share": 1.0}, expect_dialogue=False).level == "good"
     # nor is a voice beyond the expected speakers (the advice is for a dialogue)
@@ -218,7 +226,7 @@ def test_an_extra_voice_makes_a_clean_two_speaker_result_doubtful() -> None:
     assert kept is primary
     assert quality.level == "doubtful"
     assert quality.measures["extra_voice_share"] == 0.18
-    assert "another voice seems to speak for 18%" in quality.cues[0]
+    assert quality.cues[0].startswith("Another voice seems to speak for 18%")
     assert "--min-speakers 2 --max-speakers 3" in quality.cues[0]
     _, unchecked = choose(primary, None)
     assert "extra_voice_share" not in unchecked.measures
@@ -383,11 +391,13 @@ def test_block_round_trips_and_tolerates_old_documents() -> None:
         "method": "pyannote",
         "channels": {"mode": "mix", "reason": "mono recording", "evidence": {"channels": 1.0}},
         "quality": "doubtful",
-        "cues": ["cue"],
+        "cues": ["Cue."],  # a cue is kept as a sentence
         "tried": ["agglomerative"],
         "measures": {"top_share": 0.85},
     }
     assert read_diarization_block(block) == (quality, decision)
+    # a document written before cues were sentences reads back with sentences
+    assert read_diarization_block({**block, "cues": ["cue"]}) == (quality, decision)
     assert read_diarization_block(None) == (None, None)
     unchecked = diarization_block(Diarization((), (), CHANNEL_MODEL))
     assert unchecked["method"] == "channel"
@@ -512,7 +522,7 @@ def test_a_third_voice_in_a_two_party_session_makes_the_verdict_inconclusive() -
     assert quality is not None
     assert quality.measures["extra_voice_share"] > 0.1, quality
     assert quality.level in ("doubtful", "poor")
-    assert any("another voice" in cue and "--max-speakers 3" in cue for cue in quality.cues)
+    assert any("Another voice" in cue and "--max-speakers 3" in cue for cue in quality.cues)
     scored = score(found.turns, (), duration_s=len(samples) / 16_000, quality=quality)
     assert scored.evidence.client_led == "inconclusive"
     # what the cue advises, one speaker more allowed, sets the voice apart
@@ -535,3 +545,33 @@ def test_three_voices_analyzed_as_a_dialogue_are_flagged() -> None:
     assert found.quality is not None
     assert found.quality.measures["extra_voice_share"] > 0.15
     assert found.quality.level != "good"
+
+
+@pytest.mark.parametrize(
+    ("text", "sentence"),
+    [
+        (
+            "one speaker has 83% of the talk time: check",
+            "One speaker has 83% of the talk time: check.",
+        ),
+        ("Already a sentence.", "Already a sentence."),
+        ("  is it? ", "Is it?"),
+        ("83% of the turns", "83% of the turns."),
+        ("", ""),
+    ],
+)
+def test_a_cue_is_kept_as_a_sentence(text: str, sentence: str) -> None:
+    assert as_sentence(text) == sentence
+    assert DiarizationQuality("doubtful", (text,)).cues == (sentence,)
+
+
+def test_a_doubtful_check_reads_as_sentences_in_the_verdict() -> None:
+    quality = judge({**GOOD, "top_share": 0.9})
+    turns = (Turn(0.0, 50.0, "A"), Turn(50.0, 60.0, "B"))
+    scored = score(turns, (), duration_s=60.0, quality=quality)
+    blocker = scored.evidence.reliability.blockers[0]
+    assert blocker.startswith(
+        "Telling the speakers apart was doubtful: the talk-time figures may be wrong. "
+        "One speaker has 90% of the talk time"
+    )
+    assert blocker.endswith("--enroll.")

@@ -534,6 +534,29 @@ def test_an_inconclusive_verdict_puts_its_blockers_first() -> None:
     )
 
 
+def test_what_a_blocker_says_is_not_repeated_as_a_reason_or_warning() -> None:
+    document = inconclusive_document_v2()
+    cue = "one speaker has 83% of the talk time: give a voice sample with --enroll"
+    blocker = (
+        "Telling the speakers apart was doubtful: the talk-time figures may be wrong. "
+        "One speaker has 83% of the talk time: give a voice sample with --enroll."
+    )
+    document["evidence"]["reliability"]["blockers"] = [blocker]
+    document["evidence"]["reasons"] = [blocker, "Client share of talk time: 23%."]
+    # a cue in the warnings, as documents before cues were sentences stored it
+    document["warnings"] = [cue, "Much of the speech has no words."]
+    html = render_html(document)
+    assert html.count("One speaker has 83%") == 1
+    assert '<ul class="reasons"><li>Client share of talk time: 23%.</li></ul>' in html
+    assert "<ul><li>Much of the speech has no words.</li><li>Low confidence" in html
+    markdown = render_markdown(document)
+    assert markdown.count("One speaker has 83%") == 1
+    # the reasons come with the score, before what blocks the verdict
+    assert markdown.index("- Client share of talk time: 23%.") < markdown.index(
+        "### Why there is no verdict"
+    )
+
+
 def test_blockers_of_a_reliable_verdict_are_shown_as_limits(v2: dict[str, Any]) -> None:
     v2["evidence"]["reliability"]["blockers"] = ["Only 40 s of speech."]
     html = render_html(v2)
