@@ -41,8 +41,9 @@ impulse response per talker) and noise at 12 to 20 dB SNR. Each dialogue is
 written as 16 kHz mono Ogg/Opus; those marked stereo also as a two-channel
 file with one party per channel and the other party bleeding in at -24 dB.
 For each: ``<name>.ogg`` (and ``<name>_stereo.ogg``), ``<name>.rttm`` (every
-speech segment as placed) and ``<name>.truth.json`` (segments, events, roles,
-client share). Everything follows from ``--seed``.
+speech segment as placed, split at its pauses) and ``<name>.truth.json``
+(segments with their ``pauses``, events, roles, client share of the talk time
+net of pauses). Everything follows from ``--seed``.
 """
 
 from __future__ import annotations
@@ -1036,13 +1037,79 @@ class Synth:
         return self.cache[key]
 
 
-def _trim(clip: Audio, *, threshold_db: float = -40.0) -> Audio:
-    """Cut leading and trailing samples quieter than ``threshold_db`` below the peak (10 ms frames)."""
-    frame = SAMPLE_RATE // 100
+FRAME_S = 0.01
+"""Frame length of the silence measures below."""
+SILENCE_DB = -40.0
+"""A 10 ms frame this far below a clip's loudest frame is silence."""
+MIN_PAUSE_S = 0.5
+"""A silence inside a sentence at least this long is a pause, not talk. Kokoro's breathy
+``af_nicole`` pauses up to 1.3 s inside sentences (7 s in ``kokoro_exercise``); the other
+voices never reach 0.5 s. Shorter silences count as talk, as between the words of a turn."""
+
+
+def _frame_db(clip: Audio) -> NDArray[np.float64]:
+    """Level of each whole 10 ms frame of ``clip`` in dB below its loudest frame."""
+    frame = round(FRAME_S * SAMPLE_RATE)
     n = len(clip) // frame
-    rms = np.sqrt(np.mean(clip[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-12)
-    loud = np.flatnonzero(20 * np.log10(rms / rms.max()) > threshold_db)
+    rms = np.sqrt(np.mean(clip[: n * frame].astype(np.float64).reshape(n, frame) ** 2, axis=1))
+    rms = np.maximum(rms, 1e-12)
+    return np.asarray(20 * np.log10(rms / rms.max()), dtype=np.float64)
+
+
+def _trim(clip: Audio, *, threshold_db: float = SILENCE_DB) -> Audio:
+    """Cut leading and trailing samples quieter than ``threshold_db`` below the peak (10 ms frames)."""
+    frame = round(FRAME_S * SAMPLE_RATE)
+    loud = np.flatnonzero(_frame_db(clip) > threshold_db)
     return clip[loud[0] * frame : (loud[-1] + 1) * frame].copy()
+
+
+def pauses(clip: Audio, *, start_s: float) -> list[tuple[float, float]]:
+    """The pauses inside ``clip`` placed at ``start_s``: runs of silent frames
+    (:data:`SILENCE_DB`) at least :data:`MIN_PAUSE_S` long with sound on both sides,
+    as ``(start, end)`` in seconds."""
+    silent = _frame_db(clip) <= SILENCE_DB
+    loud = np.flatnonzero(~silent)
+    if loud.size == 0:
+        return []
+    found = []
+    run_start = None
+    for i in range(int(loud[0]), int(loud[-1]) + 1):
+        if silent[i] and run_start is None:
+            run_start = i
+        elif not silent[i] and run_start is not None:
+            if (i - run_start) * FRAME_S >= MIN_PAUSE_S:
+                found.append(
+                    (round(start_s + run_start * FRAME_S, 3), round(start_s + i * FRAME_S, 3))
+                )
+            run_start = None
+    return found
+
+
+def talk_s(segment: dict[str, Any]) -> float:
+    """A truth segment's talk time: its length less its pauses."""
+    paused = sum(end - start for start, end in segment.get("pauses", ()))
+    return float(segment["end"] - segment["start"] - paused)
+
+
+def client_share(segments: list[dict[str, Any]]) -> float:
+    """The client's share of the truth's talk time (:func:`talk_s`), rounded as stored."""
+    talk = {
+        role: sum(talk_s(s) for s in segments if s["role"] == role)
+        for role in ("counselor", "client")
+    }
+    return round(talk["client"] / (talk["client"] + talk["counselor"]), 4)
+
+
+def rttm_lines(name: str, segments: list[dict[str, Any]]) -> list[str]:
+    """The reference RTTM: every segment, split at its pauses."""
+    lines = []
+    for s in segments:
+        edges = [s["start"], *(t for pause in s.get("pauses", ()) for t in pause), s["end"]]
+        for start, end in zip(edges[::2], edges[1::2], strict=True):
+            lines.append(
+                f"SPEAKER {name} 1 {start:.3f} {end - start:.3f} <NA> <NA> {s['speaker']} <NA> <NA>"
+            )
+    return lines
 
 
 CUT = " | "
@@ -1079,6 +1146,10 @@ class Placed:
     @property
     def end(self) -> float:
         return self.start + len(self.audio) / SAMPLE_RATE
+
+    @property
+    def pauses(self) -> list[tuple[float, float]]:
+        return pauses(self.audio, start_s=self.start)
 
 
 @dataclass
@@ -1284,18 +1355,24 @@ def write_opus(path: Path, audio: Audio, *, bit_rate: int) -> None:
 
 def write_truth(dialogue: Dialogue, tl: Timeline, out: Path, files: dict[str, str]) -> None:
     labels = {"counselor": "SPK_C", "client": "SPK_K"}
-    segments = sorted(tl.clips, key=lambda c: c.start)
     duration_s = max(c.end for c in tl.clips) + 0.8
-    speech = {
-        role: sum(c.end - c.start for c in tl.clips if c.role == role)
-        for role in ("counselor", "client")
-    }
-    rttm = [
-        f"SPEAKER {dialogue.name} 1 {c.start:.3f} {c.end - c.start:.3f} <NA> <NA> "
-        f"{labels[c.role]} <NA> <NA>"
-        for c in segments
+    segments = [
+        {
+            "start": round(c.start, 3),
+            "end": round(c.end, 3),
+            "speaker": labels[c.role],
+            "role": c.role,
+            "kind": c.kind,
+            "cut": c.cut,
+            "text": _spoken(c.text),
+            **({"said_before_cut": c.text.split(CUT)[0]} if CUT in c.text else {}),
+            **({"pauses": [list(p) for p in c.pauses]} if c.pauses else {}),
+        }
+        for c in sorted(tl.clips, key=lambda c: c.start)
     ]
-    (out / f"{dialogue.name}.rttm").write_text("\n".join(rttm) + "\n")
+    (out / f"{dialogue.name}.rttm").write_text(
+        "\n".join(rttm_lines(dialogue.name, segments)) + "\n"
+    )
     truth = {
         "audio_files": files,
         "sample_rate": SAMPLE_RATE,
@@ -1308,20 +1385,8 @@ def write_truth(dialogue: Dialogue, tl: Timeline, out: Path, files: dict[str, st
         "stereo_channels": {"left": "counselor", "right": "client"} if dialogue.stereo else None,
         "acoustics": {"rt60_s": dialogue.rt60_s, "snr_db": dialogue.snr_db, "bleed_db": BLEED_DB},
         "counselor_first": dialogue.steps[0].role == "counselor",
-        "client_share": round(speech["client"] / (speech["client"] + speech["counselor"]), 4),
-        "segments": [
-            {
-                "start": round(c.start, 3),
-                "end": round(c.end, 3),
-                "speaker": labels[c.role],
-                "role": c.role,
-                "kind": c.kind,
-                "cut": c.cut,
-                "text": _spoken(c.text),
-                **({"said_before_cut": c.text.split(CUT)[0]} if CUT in c.text else {}),
-            }
-            for c in segments
-        ],
+        "client_share": client_share(segments),
+        "segments": segments,
         "events": tl.events,
         "backchannels": tl.backchannels,
     }

@@ -13,11 +13,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from bench.events import Counts, analyzed, cases, evaluate, rule_config
 from pipeline.audio import load_audio
 from pipeline.session import SpeechResult
+from tests.conftest import script_module, tone
 
 REALISTIC = Path(__file__).parent / "fixtures" / "realistic"
 HELDOUT = Path(__file__).parent / "fixtures" / "realistic_heldout"
@@ -131,9 +133,54 @@ def test_audio_and_rttm_agree_with_the_truth(path: Path) -> None:
         assert audio.info.duration_s == pytest.approx(t["duration_s"], abs=0.05)
         assert audio.info.channels == (2 if variant == "stereo" else 1)
     rttm = (path.parent / path.name.replace(".truth.json", ".rttm")).read_text().splitlines()
-    assert len(rttm) == len(t["segments"])
+    pauses = [p for s in t["segments"] for p in s.get("pauses", ())]
+    assert len(rttm) == len(t["segments"]) + len(pauses)  # each segment split at its pauses
     first = rttm[0].split()
     assert float(first[3]) == pytest.approx(t["segments"][0]["start"], abs=1e-3)
+    talk = {"SPK_C": 0.0, "SPK_K": 0.0}
+    for line in rttm:
+        fields = line.split()
+        talk[fields[7]] += float(fields[4])
+    share = talk["SPK_K"] / (talk["SPK_K"] + talk["SPK_C"])
+    assert t["client_share"] == pytest.approx(share, abs=2e-4)  # talk time net of pauses
+
+
+def test_pauses_are_long_silences_inside_a_sentence() -> None:
+    generator = script_module("make_realistic_fixtures")
+    rate = generator.SAMPLE_RATE
+    sound, hush = tone(1.0, sample_rate_hz=rate), np.zeros(rate, dtype=np.float32)
+    clip = np.concatenate([hush[: rate // 2], sound, hush[: int(0.6 * rate)], sound])
+    clip = np.concatenate([clip, sound[: rate // 2], hush[: int(0.4 * rate)], sound, hush])
+    # the silences at the edges are not pauses, nor is one shorter than 0.5 s
+    assert generator.pauses(clip, start_s=10.0) == [(11.5, 12.1)]
+    quiet = 10 ** (-45 / 20) * sound  # 45 dB down counts as silence, 35 dB down as sound
+    louder = 10 ** (-35 / 20) * sound
+    assert generator.pauses(np.concatenate([sound, quiet, sound]), start_s=0.0) == [(1.0, 2.0)]
+    assert generator.pauses(np.concatenate([sound, louder, sound]), start_s=0.0) == []
+
+
+def test_measured_pauses_are_what_the_committed_audio_holds(tmp_path: Path) -> None:
+    """Measuring the committed exercise dialogue again finds the pauses its truth has (7 s
+    of its breathy counselor's silence inside sentences), and no other fixture has any."""
+    measure = script_module("measure_fixture_pauses").measure
+    for name in ("kokoro_exercise.truth.json", "kokoro_exercise.rttm"):
+        (tmp_path / name).write_bytes((HELDOUT / name).read_bytes())
+    committed = truth(HELDOUT / "kokoro_exercise.truth.json")
+    for segment in committed["segments"]:
+        segment.pop("pauses", None)
+    (tmp_path / "kokoro_exercise.truth.json").write_text(json.dumps(committed))
+    for audio in committed["audio_files"].values():
+        (tmp_path / audio).symlink_to((HELDOUT / audio).resolve())
+    assert measure(tmp_path / "kokoro_exercise.truth.json")
+    again = json.loads((tmp_path / "kokoro_exercise.truth.json").read_text())
+    assert again == truth(HELDOUT / "kokoro_exercise.truth.json")
+    assert (tmp_path / "kokoro_exercise.rttm").read_text() == (
+        HELDOUT / "kokoro_exercise.rttm"
+    ).read_text()
+    paused = sum(e - s for seg in again["segments"] for s, e in seg.get("pauses", ()))
+    assert paused == pytest.approx(7.1, abs=0.05)
+    others = [p for p in ALL_TRUTHS if p.name != "kokoro_exercise.truth.json"]
+    assert not any("pauses" in s for p in others for s in truth(p)["segments"])
 
 
 # --- accuracy with the real models -------------------------------------------------
