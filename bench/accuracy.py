@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bench.data import truth_sessions
+from bench.truth import reference_turns
 from pipeline.accuracy import (
     diarization_error_rate,
     pyannote_sample_dir,
@@ -49,7 +50,7 @@ def _overlap(a: Turn, b: Turn) -> float:
 
 def truth_role_of_speakers(turns: Sequence[Turn], truth: Mapping[str, Any]) -> dict[str, str]:
     """Map each diarized speaker to the truth role it overlaps most."""
-    reference = [Turn(s["start"], s["end"], s["role"]) for s in truth["segments"]]
+    reference = reference_turns(truth)
     mapping = {}
     for speaker in {t.speaker for t in turns}:
         mine = [t for t in turns if t.speaker == speaker]

@@ -40,12 +40,12 @@ from typing import Any
 
 from bench.degraded import CONDITIONS_BY_NAME, degrade
 from bench.events import Case, analyzed, cases
+from bench.truth import reference_turns
 from pipeline.accuracy import diarization_error_rate, word_error_rate, words_text
 from pipeline.audio import load_audio
 from pipeline.document import score
 from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
 from pipeline.session import SpeechResult, role_hint
-from pipeline.types import Turn
 
 WRONG = {"low": "yes", "high": "no"}
 """The confident verdict that contradicts each expert quality label."""
@@ -94,7 +94,7 @@ def outcome(
         language=result.transcript.language,
     )
     evidence = scored.evidence
-    reference = [Turn(s["start"], s["end"], s["role"]) for s in truth["segments"]]
+    reference = reference_turns(truth)
     spoken = " ".join(s["text"] for s in sorted(truth["segments"], key=lambda s: s["start"]))
     annomi: Mapping[str, Any] = truth["annomi"]
     return Outcome(

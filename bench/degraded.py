@@ -25,7 +25,7 @@ dialogues in ``tests/fixtures/realistic*`` (their planted segments are the
 reference), which are harder: more voices, same-gender pairs, room acoustics.
 
 Run ``python -m bench.degraded`` (``--help`` for options). Results are cached
-per source, condition and recipe in ``--cache-dir`` so reruns are cheap.
+per source, condition, recipe and reference in ``--cache-dir`` so reruns are cheap.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ import numpy.typing as npt
 import soundfile as sf
 from scipy import signal
 
+from bench.truth import reference_turns
 from pipeline.accuracy import diarization_error_rate, pyannote_sample_dir, read_rttm
 from pipeline.types import SAMPLE_RATE_HZ, Diarization, Turn
 
@@ -357,7 +358,7 @@ def realistic_sources(sets: Sequence[str], names: Sequence[str] | None = None) -
             if names is not None and name not in names:
                 continue
             truth = json.loads(truth_path.read_text())
-            reference = tuple(Turn(s["start"], s["end"], s["role"]) for s in truth["segments"])
+            reference = reference_turns(truth)
             samples = load_audio(folder / truth["audio_files"]["mono"]).samples
             result.append(Source(name, samples, reference))
     return result
@@ -414,8 +415,11 @@ def evaluate(
     with tempfile.TemporaryDirectory() as work:
         for source in source_list:
             for condition in conditions:
+                truth = hashlib.sha256(repr(source.reference).encode()).hexdigest()[:8]
                 cached = (
-                    cache_dir / f"{source.name}.{condition.name}.{key}.json" if cache_dir else None
+                    cache_dir / f"{source.name}.{condition.name}.{key}.{truth}.json"
+                    if cache_dir
+                    else None
                 )
                 stored = json.loads(cached.read_text()) if cached and cached.is_file() else {}
                 if "quality" in stored:  # scores cached before the quality column are redone

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.data import TruthSession, build_long_session
+from bench.truth import reference_turns
 from pipeline.accuracy import diarization_error_rate, word_error_rate
 from pipeline.types import Turn
 
@@ -77,7 +78,7 @@ def rttm_turns(text: str) -> list[Turn]:
 
 def output_accuracy(out_dir: Path, truth: dict[str, Any]) -> tuple[float, float]:
     """``(DER, WER)`` of an ``analyze`` output folder against a composite's truth."""
-    reference = [Turn(s["start"], s["end"], s["speaker"]) for s in truth["segments"]]
+    reference = reference_turns(truth, label="speaker")
     hypothesis = rttm_turns((out_dir / "diarization.rttm").read_text())
     der = diarization_error_rate(reference, hypothesis, duration_s=truth["duration_s"])
     spoken = " ".join(s["text"] for s in sorted(truth["segments"], key=lambda s: s["start"]))

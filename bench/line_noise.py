@@ -37,6 +37,7 @@ import numpy as np
 from bench.degraded import pink_noise
 from bench.music import Built, Span, analyze
 from bench.third_voice import Samples, _cut, _rms, add_common_arguments, report
+from bench.truth import talk_spans
 from pipeline.types import SAMPLE_RATE_HZ
 
 NOISE_BELOW_SPEECH_DB = 30.0
@@ -61,7 +62,7 @@ class Stereo:
 
     @property
     def reference(self) -> tuple[Span, ...]:
-        return tuple((s["start"], s["end"], s["role"]) for s in self.truth["segments"])
+        return talk_spans(self.truth)
 
 
 def stereo_fixtures(folders: Sequence[Path]) -> list[Stereo]:

@@ -55,6 +55,7 @@ from bench.degraded import (
     degrade,
     talk_shares,
 )
+from bench.truth import talk_spans
 from pipeline.diarization_quality import words_outside_speech
 from pipeline.intervals import overlap_length, union
 from pipeline.types import SAMPLE_RATE_HZ, Diarization, SpeakerWord, Turn
@@ -161,7 +162,7 @@ def model_stages(path: Path, cache_dir: Path) -> tuple[Diarization, tuple[Speake
 def client_speaker(turns: Sequence[Turn], truth: Mapping[str, Any]) -> str:
     """The diarized speaker overlapping the planted client speech most (net of counselor speech)."""
     planted = {
-        role: union((s["start"], s["end"]) for s in truth["segments"] if s["role"] == role)
+        role: union((start, end) for start, end, who in talk_spans(truth) if who == role)
         for role in ("client", "counselor")
     }
 

@@ -41,6 +41,7 @@ import soundfile as sf
 
 from bench.degraded import CONFIDENT_WRONG_SHARE_ERROR
 from bench.third_voice import Dialogue, Samples, _rms, add_common_arguments, dialogues, report
+from bench.truth import talk_spans
 from pipeline.types import SAMPLE_RATE_HZ
 
 PIECES = {
@@ -90,7 +91,7 @@ def _at_level(samples: Samples, level: float, *, below_db: float = 0.0) -> Sampl
 
 
 def _spans(dialogue: Dialogue) -> tuple[Span, ...]:
-    return tuple((s["start"], s["end"], s["role"]) for s in dialogue.truth["segments"])
+    return talk_spans(dialogue.truth)
 
 
 def insert(dialogue: Dialogue, music: Samples, *, at_s: float) -> Built:

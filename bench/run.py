@@ -18,6 +18,7 @@ from typing import Any
 from bench.accuracy import role_accuracy_table, sample_call_accuracy
 from bench.data import build_long_session
 from bench.speed import StageRun, measure
+from bench.truth import reference_turns
 from pipeline.accuracy import diarization_error_rate
 from pipeline.types import Turn
 
@@ -55,7 +56,7 @@ def speed(quick: bool) -> tuple[list[StageRun], dict[str, float]]:
     session = build_long_session(
         RESULTS / "composite_10min.wav", duration_s=120.0 if quick else 600.0
     )
-    reference = [Turn(s["start"], s["end"], s["speaker"]) for s in session.truth["segments"]]
+    reference = reference_turns(session.truth, label="speaker")
     print(f"measuring on {session.audio.name} ({session.truth['duration_s']:.0f} s)", flush=True)
     runs = [measure("decode", "PyAV → 16 kHz", session.audio)]
     runs += [

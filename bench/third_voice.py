@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bench.truth import reference_turns
 from pipeline.types import SAMPLE_RATE_HZ, Audio, AudioInfo, Turn
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
@@ -73,12 +74,12 @@ class Dialogue:
 
     @property
     def speech_s(self) -> float:
-        return float(sum(s["end"] - s["start"] for s in self.truth["segments"]))
+        return float(sum(t.duration_s for t in self.reference))
 
     @property
     def reference(self) -> tuple[Turn, ...]:
-        """The planted segments as turns of the two roles."""
-        return tuple(Turn(s["start"], s["end"], s["role"]) for s in self.truth["segments"])
+        """The planted talk as turns of the two roles (:func:`bench.truth.reference_turns`)."""
+        return reference_turns(self.truth)
 
     def speech_rms(self) -> float:
         pieces = [_cut(self.samples, s["start"], s["end"]) for s in self.truth["segments"]]

@@ -65,6 +65,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.signal import fftconvolve, lfilter, resample_poly
 
+from bench.truth import talk_spans
+
 SAMPLE_RATE = 16000
 KOKORO_RATE = 24000
 MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
@@ -1085,31 +1087,20 @@ def pauses(clip: Audio, *, start_s: float) -> list[tuple[float, float]]:
     return found
 
 
-def talk_s(segment: dict[str, Any]) -> float:
-    """A truth segment's talk time: its length less its pauses."""
-    paused = sum(end - start for start, end in segment.get("pauses", ()))
-    return float(segment["end"] - segment["start"] - paused)
-
-
 def client_share(segments: list[dict[str, Any]]) -> float:
-    """The client's share of the truth's talk time (:func:`talk_s`), rounded as stored."""
-    talk = {
-        role: sum(talk_s(s) for s in segments if s["role"] == role)
-        for role in ("counselor", "client")
-    }
+    """The client's share of the truth's talk time (net of pauses), rounded as stored."""
+    talk = {"counselor": 0.0, "client": 0.0}
+    for start, end, role in talk_spans({"segments": segments}):
+        talk[role] += end - start
     return round(talk["client"] / (talk["client"] + talk["counselor"]), 4)
 
 
 def rttm_lines(name: str, segments: list[dict[str, Any]]) -> list[str]:
     """The reference RTTM: every segment, split at its pauses."""
-    lines = []
-    for s in segments:
-        edges = [s["start"], *(t for pause in s.get("pauses", ()) for t in pause), s["end"]]
-        for start, end in zip(edges[::2], edges[1::2], strict=True):
-            lines.append(
-                f"SPEAKER {name} 1 {start:.3f} {end - start:.3f} <NA> <NA> {s['speaker']} <NA> <NA>"
-            )
-    return lines
+    return [
+        f"SPEAKER {name} 1 {start:.3f} {end - start:.3f} <NA> <NA> {speaker} <NA> <NA>"
+        for start, end, speaker in talk_spans({"segments": segments}, label="speaker")
+    ]
 
 
 CUT = " | "
