@@ -1045,8 +1045,10 @@ SILENCE_DB = -40.0
 """A 10 ms frame this far below a clip's loudest frame is silence."""
 MIN_PAUSE_S = 0.5
 """A silence inside a sentence at least this long is a pause, not talk. Kokoro's breathy
-``af_nicole`` pauses up to 1.3 s inside sentences (7 s in ``kokoro_exercise``); the other
-voices never reach 0.5 s. Shorter silences count as talk, as between the words of a turn."""
+``af_nicole`` pauses up to 1.3 s inside sentences (7 s in ``kokoro_exercise``, 15-19 % of
+its time in voiced AnnoMI sessions); no other voice of the committed fixtures reaches
+0.5 s (``am_adam`` does, 0.5-1.1 s per AnnoMI session). Shorter silences count as talk,
+as between the words of a turn."""
 
 
 def _frame_db(clip: Audio) -> NDArray[np.float64]:
