@@ -159,28 +159,38 @@ def test_pauses_are_long_silences_inside_a_sentence() -> None:
     assert generator.pauses(np.concatenate([sound, louder, sound]), start_s=0.0) == []
 
 
-def test_measured_pauses_are_what_the_committed_audio_holds(tmp_path: Path) -> None:
-    """Measuring the committed exercise dialogue again finds the pauses its truth has (7 s
-    of its breathy counselor's silence inside sentences), and no other fixture has any."""
+@pytest.mark.parametrize("path", ALL_TRUTHS, ids=lambda p: p.name.removesuffix(".truth.json"))
+def test_measured_pauses_are_what_the_committed_audio_holds(path: Path, tmp_path: Path) -> None:
+    """Measuring each committed dialogue again finds exactly the pauses its truth lists,
+    and leaves its truth and RTTM as committed."""
     measure = script_module("measure_fixture_pauses").measure
-    for name in ("kokoro_exercise.truth.json", "kokoro_exercise.rttm"):
-        (tmp_path / name).write_bytes((HELDOUT / name).read_bytes())
-    committed = truth(HELDOUT / "kokoro_exercise.truth.json")
-    for segment in committed["segments"]:
+    name = path.name.removesuffix(".truth.json")
+    committed = truth(path)
+    stripped = json.loads(json.dumps(committed))
+    for segment in stripped["segments"]:
         segment.pop("pauses", None)
-    (tmp_path / "kokoro_exercise.truth.json").write_text(json.dumps(committed))
+    (tmp_path / path.name).write_text(json.dumps(stripped))
+    (tmp_path / f"{name}.rttm").write_text("not rewritten unless pauses are found\n")
     for audio in committed["audio_files"].values():
-        (tmp_path / audio).symlink_to((HELDOUT / audio).resolve())
-    assert measure(tmp_path / "kokoro_exercise.truth.json")
-    again = json.loads((tmp_path / "kokoro_exercise.truth.json").read_text())
-    assert again == truth(HELDOUT / "kokoro_exercise.truth.json")
-    assert (tmp_path / "kokoro_exercise.rttm").read_text() == (
-        HELDOUT / "kokoro_exercise.rttm"
-    ).read_text()
-    paused = sum(e - s for seg in again["segments"] for s, e in seg.get("pauses", ()))
-    assert paused == pytest.approx(7.1, abs=0.05)
-    others = [p for p in ALL_TRUTHS if p.name != "kokoro_exercise.truth.json"]
-    assert not any("pauses" in s for p in others for s in truth(p)["segments"])
+        (tmp_path / audio).symlink_to((path.parent / audio).resolve())
+    found = measure(tmp_path / path.name)
+    assert found == any("pauses" in s for s in committed["segments"])
+    if found:
+        assert json.loads((tmp_path / path.name).read_text()) == committed
+        rttm = (path.parent / f"{name}.rttm").read_text()
+        assert (tmp_path / f"{name}.rttm").read_text() == rttm
+
+
+def test_only_the_breathy_voice_pauses_inside_its_sentences() -> None:
+    paused = {
+        p.name.removesuffix(".truth.json"): sum(
+            e - s for seg in truth(p)["segments"] for s, e in seg.get("pauses", ())
+        )
+        for p in ALL_TRUTHS
+    }
+    assert {name for name, seconds in paused.items() if seconds} == {"kokoro_exercise"}
+    assert paused["kokoro_exercise"] == pytest.approx(7.1, abs=0.05)
+    assert truth(HELDOUT / "kokoro_exercise.truth.json")["voices"]["SPK_C"] == "af_nicole"
 
 
 # --- accuracy with the real models -------------------------------------------------
