@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.cache import pickled
+from bench.truth import reference_turns
 from pipeline.measures import floor_stretches, interruption_events
 from pipeline.metrics_config import DEFAULT_METRICS_CONFIG, MetricsConfig
 from pipeline.roles import RoleHint, assign_roles, label_turns, label_utterances
 from pipeline.session import SpeechOptions, SpeechResult, analyze_speech, role_hint
-from pipeline.types import Turn, Utterance
+from pipeline.types import Utterance
 
 REALISTIC = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "realistic"
 HELDOUT = REALISTIC.with_name("realistic_heldout")
@@ -121,14 +122,15 @@ def reference_events(
     *,
     config: MetricsConfig = DEFAULT_METRICS_CONFIG,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Like :func:`found_events`, but on the truth's turns and roles: a diagnostic that
-    separates the interruption rule from the diarization.
+    """Like :func:`found_events`, but on the truth's turns (split at their pauses,
+    :func:`bench.truth.reference_turns`) and roles: a diagnostic that separates the
+    interruption rule from the diarization.
 
     The ASR words are the pipeline's, each given to the role whose planted segment
     holds its midpoint (a full sentence before an attempt or a backchannel).
     """
     segments = truth["segments"]
-    turns = tuple(Turn(s["start"], s["end"], s["role"]) for s in segments)
+    turns = reference_turns(truth)
     words = []
     for w in result.words:
         mid = (w.start + w.end) / 2
