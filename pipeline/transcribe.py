@@ -56,6 +56,12 @@ DEFAULT_BATCH_SIZE = 16
 
 DEFAULT_WINDOW_SPEECH_S = 120.0
 """Seconds of speech in one window on CPU: ~100 MB of features each, enough windows to share the cores."""
+SECOND_PASS_MAX_NO_SPEECH = 0.6
+"""Words from stretches the speech detector rejected (``speech_spans_s``) are kept only
+where Whisper's own no-speech probability is at most this (its default threshold).
+faster-whisper drops a segment only when that probability is high *and* the decoding is
+poor; on two seconds of coughs it fell back to sampling and in some runs kept a made-up
+sentence ("I'll just walk down the bridge.") at no-speech probability 0.79."""
 
 Decoding = Literal["batched", "sequential"]
 
@@ -234,12 +240,15 @@ def _windowed_segments(
     many windows are decoded at once, each on its own CTranslate2 replica
     (``WhisperModel(num_workers=...)``): each window's words are the same
     whichever worker decodes it, so the result does not depend on the count.
-    ``spans``: the speech regions to transcribe instead of the VAD's.
+    ``spans``: the speech regions to transcribe instead of the VAD's; segments
+    Whisper thinks hold no speech (:data:`SECOND_PASS_MAX_NO_SPEECH`) are dropped
+    from them.
     """
     # faster_whisper.vad is not in the package's __all__; these two names are
     # what WhisperModel.transcribe itself calls, with the same defaults.
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
+    max_no_speech = 1.0 if spans is None else SECOND_PASS_MAX_NO_SPEECH
     if spans is None:
         found_spans = get_speech_timestamps(samples, VadOptions())
         spans = [(int(c["start"]), int(c["end"])) for c in found_spans]
@@ -267,6 +276,8 @@ def _windowed_segments(
 
     def restored(index: int, raws: Iterable[Any]) -> Iterator[_Restored]:
         for raw in raws:
+            if raw.no_speech_prob > max_no_speech:
+                continue
             start, end, words = _restore_words(raw, windows[index])
             yield start, end, words, raw.text
 
@@ -342,7 +353,8 @@ def transcribe(
         Transcribe only these ``(start, end)`` stretches, in seconds, instead of
         the VAD's speech regions (decoded one window of them after another, on
         any device): how :mod:`pipeline.transcript_gaps` transcribes speech the
-        VAD missed.
+        VAD missed. Their words are kept only where Whisper's no-speech
+        probability is at most :data:`SECOND_PASS_MAX_NO_SPEECH`.
     """
     resolved = resolve_whisper(model)
     chosen_device = choose_device(device)

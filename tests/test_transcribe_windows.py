@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,7 @@ class FakeSegment:
     end: float
     text: str
     words: list[FakeWord] = field(default_factory=list)
+    no_speech_prob: float = 0.1
 
 
 def test_restore_words_maps_a_word_through_the_region_of_its_middle() -> None:
@@ -273,6 +274,32 @@ def test_windows_decoded_at_once_come_back_in_order(monkeypatch: pytest.MonkeyPa
     assert [(start, end) for start, end, *_ in one] == expected
     assert info.language == "en"
     assert whisper.overlapped  # a later window started before the first was done
+
+
+class DoubtfulWhisper(FakeWhisper):
+    """Says the window that starts at 5 s of the recording (80,000) probably holds no speech."""
+
+    def transcribe(self, audio: np.ndarray, **options: Any) -> tuple[Any, FakeInfo]:
+        found, info = super().transcribe(audio, **options)
+        doubt = 0.79 if float(audio[0]) == 80_000.0 else 0.2
+        return iter([replace(segment, no_speech_prob=doubt) for segment in found]), info
+
+
+def test_a_second_pass_keeps_only_what_whisper_hears_as_speech(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stretches the speech detector rejected (``spans``) keep no segment Whisper itself
+    thinks holds no speech; the first pass keeps faster-whisper's own rule."""
+    _regions(monkeypatch)
+    samples = np.arange(300_000, dtype=np.float32)
+    options = {"language": "en", "beam_size": 5}
+    second, _ = _windowed_segments(
+        DoubtfulWhisper(), samples, options, window_speech_s=1.0, spans=SPANS
+    )
+    assert [(start, end) for start, end, *_ in second] == [(1.0, 3.0), (10.0, 15.0)]
+    first, _ = _windowed_segments(DoubtfulWhisper(), samples, options, window_speech_s=1.0)
+    assert [(start, end) for start, end, *_ in first] == [(1.0, 3.0), (5.0, 6.0), (10.0, 15.0)]
+    assert transcribe_module.SECOND_PASS_MAX_NO_SPEECH == 0.6
 
 
 def test_a_failing_window_raises_and_the_rest_are_dropped(
