@@ -121,7 +121,8 @@ def test_line_noise_over_digital_silence_is_not_talk() -> None:
     found = diarize_by_channel(audio)
     assert spans(found.turns, "LEFT") == [pytest.approx((1.0, 3.0), abs=0.05)]
     assert spans(found.turns, "RIGHT") == [pytest.approx((4.0, 7.0), abs=0.05)]
-    floor_only = diarize_by_channel(audio, range_db=np.inf)  # the rule before 2026-11-30
+    # the rule before 2026-11-30
+    floor_only = diarize_by_channel(audio, range_db=np.inf, voicing_reach_s=None)
     assert spans(floor_only.turns, "LEFT") == [
         pytest.approx((0.0, 4.0), abs=0.05),  # noise up to where the other line speaks
         pytest.approx((7.0, 8.0), abs=0.05),  # and again until the zeros
@@ -133,7 +134,31 @@ def test_a_line_whose_party_speaks_little_still_keeps_its_noise_out() -> None:
     audio = voip_line(40.0, (1.0, 2.5), zeros_from_s=30.0)
     assert spans(diarize_by_channel(audio).turns, "LEFT") == [pytest.approx((1.0, 2.5), abs=0.05)]
     quiet = voip_line(40.0, (1.0, 1.2), zeros_from_s=30.0)  # 0.5 % of the frames: the limit
-    assert len(spans(diarize_by_channel(quiet).turns, "LEFT")) > 1
+    assert len(spans(diarize_by_channel(quiet, voicing_reach_s=None).turns, "LEFT")) > 1
+    # ...of loudness; near voicing, only the noise within VOICING_REACH_S of the speech is left
+    assert spans(diarize_by_channel(quiet).turns, "LEFT") == [pytest.approx((0.72, 1.52), abs=0.03)]
+
+
+def test_noise_that_is_not_a_voice_is_not_talk() -> None:
+    """Hiss 26 dB under the party's voice over a line of digital zeros: loud enough for the
+    loudness rules, but not periodic; only the voice and its reach count."""
+    n = 12 * SAMPLE_RATE_HZ
+    t = np.arange(n) / SAMPLE_RATE_HZ
+    channels = np.zeros((2, n), dtype=np.float32)
+    channels[0] = (np.random.default_rng(3).standard_normal(n) * 0.005).astype(np.float32)
+    channels[0, t >= 10.0] = 0.0  # silence suppression
+    for channel, (start, end) in ((0, (1.0, 3.0)), (1, (5.0, 7.0))):
+        inside = (t >= start) & (t < end)
+        channels[channel, inside] += (0.1 * np.sin(2 * np.pi * 200 * t[inside])).astype(np.float32)
+    info = AudioInfo("s.wav", "0" * 64, 12.0, SAMPLE_RATE_HZ, 2, "wav", "pcm_s16le")
+    audio = Audio(info, channels.mean(axis=0), channels)
+    loudness_only = diarize_by_channel(audio, voicing_reach_s=None)
+    assert spans(loudness_only.turns, "LEFT") == [
+        pytest.approx((0.0, 5.0), abs=0.05),
+        pytest.approx((7.0, 10.0), abs=0.05),
+    ]
+    assert spans(diarize_by_channel(audio).turns, "LEFT") == [pytest.approx((0.7, 3.3), abs=0.03)]
+    assert spans(diarize_by_channel(audio).turns, "RIGHT") == [pytest.approx((5.0, 7.0), abs=0.05)]
 
 
 def test_mono_recording_is_refused_with_a_hint() -> None:
