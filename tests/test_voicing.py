@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import butter, sosfiltfilt
 
+from pipeline import voicing
 from pipeline.types import SAMPLE_RATE_HZ
 from pipeline.voicing import aperiodicity, near_voicing
 from tests.conftest import tone
@@ -82,3 +83,14 @@ def test_near_voicing_reaches_either_side_of_the_voiced_frames() -> None:
     assert np.flatnonzero(near).tolist() == list(range(41, 86))
     none = near_voicing(np.zeros(8000, np.float32), hop=HOP, max_aperiodicity=0.4, reach_s=0.2)
     assert not none.any()
+
+
+@pytest.mark.parametrize("chunk_frames", [1, 7, 50])
+def test_frames_do_not_depend_on_how_the_recording_is_cut_into_chunks(
+    chunk_frames: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each chunk reads only its own frames' samples, zero-padded at the recording's edges."""
+    x = np.concatenate([tone(0.7, frequency_hz=170.0), coloured_noise(1.0)[:9000] * 0.1])
+    whole = aperiodicity(x, hop=HOP)
+    monkeypatch.setattr(voicing, "_CHUNK_FRAMES", chunk_frames)
+    np.testing.assert_allclose(aperiodicity(x, hop=HOP), whole, rtol=0, atol=1e-6)
