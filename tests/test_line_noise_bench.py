@@ -105,7 +105,7 @@ def test_line_noise_on_a_real_dialogue_is_not_counted_as_talk(name: str) -> None
     """Two Kokoro dialogues with the bench's noise on the counselor's (left) line: by loudness
     the client's share was 0.16-0.20 low; near voicing it is within 0.09 (docs/diarization.md,
     "Noise that is not a voice")."""
-    from pipeline.channels import channel_activity
+    from pipeline.channels import VOICING_REACH_S, channel_activity
     from pipeline.types import Audio, AudioInfo
 
     folder = Path(__file__).parent / "fixtures" / "realistic_heldout"
@@ -123,8 +123,9 @@ def test_line_noise_on_a_real_dialogue_is_not_counted_as_talk(name: str) -> None
     }
     truth = planted["client"] / sum(planted.values())
 
-    def client_share(**options: float | None) -> float:
-        left, right = (sum(e - s for s, e in runs) for runs in channel_activity(audio, **options))
+    def client_share(voicing_reach_s: float | None = VOICING_REACH_S) -> float:
+        runs = channel_activity(audio, voicing_reach_s=voicing_reach_s)
+        left, right = (sum(e - s for s, e in side) for side in runs)
         return right / (left + right)
 
     assert client_share(voicing_reach_s=None) - truth < -0.15
