@@ -56,6 +56,28 @@ DEFAULT_BATCH_SIZE = 16
 
 DEFAULT_WINDOW_SPEECH_S = 120.0
 """Seconds of speech in one window on CPU: ~100 MB of features each, enough windows to share the cores."""
+
+
+def single_threaded_blas() -> None:
+    """Run numpy's BLAS on one thread in this process from now on (it is never restored).
+
+    faster-whisper computes its log-mel features and aligns words with numpy.
+    With OpenBLAS on two threads instead of one, 3 of the 227 words of a
+    held-out dialogue came out different (``OPENBLAS_NUM_THREADS`` alone made
+    the difference: Whisper's own threads, the speech detector and the
+    diarization gave the same result either way). So the same recording gave
+    other words, and sometimes another event count, on a machine with another
+    number of cores. One thread makes the transcript independent of the core
+    count and cost nothing measurable (docs/benchmarks.md, "Same words on any
+    number of cores"). The limit is process-wide and kept, not restored after
+    each call: two sessions transcribed at once in one process would
+    otherwise restore each other's limit mid-run.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 SECOND_PASS_MAX_NO_SPEECH = 0.6
 """Words from stretches the speech detector rejected (``speech_spans_s``) are kept only
 where Whisper's own no-speech probability is at most this (its default threshold).
@@ -356,6 +378,7 @@ def transcribe(
         VAD missed. Their words are kept only where Whisper's no-speech
         probability is at most :data:`SECOND_PASS_MAX_NO_SPEECH`.
     """
+    single_threaded_blas()
     resolved = resolve_whisper(model)
     chosen_device = choose_device(device)
     spans = None
