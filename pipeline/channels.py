@@ -73,7 +73,8 @@ digital silence the rule trims quiet word edges (client shares moved by up
 to 0.012) (docs/diarization.md, "Noise counted as talk").
 """
 VOICED_APERIODICITY = 0.4
-"""Once split, a channel speaks only near frames this periodic (YIN's aperiodicity, 0-1)...
+"""Once split, a channel speaks only near frames at most this aperiodic (YIN's measure,
+:func:`pipeline.voicing.aperiodicity`: near 0 for a voice's vowels, 0.5 and more for noise)...
 """
 VOICING_REACH_S = 0.3
 """...within this many seconds of one (:func:`pipeline.voicing.near_voicing`).

@@ -68,10 +68,11 @@ def single_threaded_blas() -> None:
     diarization gave the same result either way). So the same recording gave
     other words, and sometimes another event count, on a machine with another
     number of cores. One thread makes the transcript independent of the core
-    count and cost nothing measurable (docs/benchmarks.md, "Same words on any
-    number of cores"). The limit is process-wide and kept, not restored after
-    each call: two sessions transcribed at once in one process would
-    otherwise restore each other's limit mid-run.
+    count, for 2-4 % more time with diarization running beside it
+    (docs/benchmarks.md, "Same words on any number of cores"). The limit is
+    process-wide and kept, not restored after each call: two sessions
+    transcribed at once in one process would otherwise restore each other's
+    limit mid-run.
     """
     from threadpoolctl import threadpool_limits
 

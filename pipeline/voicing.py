@@ -12,7 +12,7 @@ more for noise of any colour (white and pink about 0.6-1, brown up to 2).
 ``librosa.yin`` computes the same function but returns only the pitch, not
 how periodic each frame is; ``librosa.pyin`` gives a voicing probability but
 took 6.8 s per minute of audio on this project's 2-core machine, against
-0.1 s here. So the function is computed here, on frames cut with
+about 0.15 s here. So the function is computed here, on frames cut with
 ``librosa.util.frame``.
 """
 
