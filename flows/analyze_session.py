@@ -191,7 +191,9 @@ def decode_audio(audio_path: str, *, sha256: str, max_duration_s: float) -> Reco
         modules=(
             "pipeline.audio",
             "pipeline.transcribe",
+            "pipeline.blas_threads",
             "pipeline.channels",
+            "pipeline.voicing",
             "pipeline.session",
             "pipeline.transcript_gaps",
             "pipeline.intervals",
@@ -241,6 +243,7 @@ def transcribe_audio(
             "pipeline.narrowband",
             "pipeline.speaker_count",
             "pipeline.channels",
+            "pipeline.voicing",
             "models.campplus",
         ),
         packages=("pyannote.audio", "torch", "av"),

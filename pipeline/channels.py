@@ -74,10 +74,11 @@ to 0.012) (docs/diarization.md, "Noise counted as talk").
 """
 VOICED_APERIODICITY = 0.4
 """Once split, a channel speaks only near frames at most this aperiodic (YIN's measure,
-:func:`pipeline.voicing.aperiodicity`: near 0 for a voice's vowels, 0.5 and more for noise)...
-"""
+:func:`pipeline.voicing.aperiodicity`: near 0 for a voice's vowels, 0.55 and more for hiss),
+within :data:`VOICING_REACH_S` of one."""
 VOICING_REACH_S = 0.3
-"""...within this many seconds of one (:func:`pipeline.voicing.near_voicing`).
+"""Once split, a channel speaks only within this many seconds of a voiced frame of its own
+(:func:`pipeline.voicing.near_voicing`, :data:`VOICED_APERIODICITY`).
 
 Loudness alone counts a noisy line's background as talk wherever it stands
 far enough above the line's floor and within :data:`ACTIVITY_RANGE_DB` of
@@ -85,10 +86,10 @@ its speech: with pink noise 22-38 dB under the speech on one line of the
 stereo fixtures (``bench.line_noise``), client shares were up to 0.20 off,
 two of them 0.15-0.16 with the check ``good``. Noise is not periodic; speech
 is periodic in its vowels, never more than a few hundred milliseconds apart.
-Near voicing, those shares are at most 0.08 off (mean 0.083 -> 0.044, whole
+Near voicing, those shares are at most 0.08 off (mean 0.083 -> 0.042, whole
 pipeline), the fixtures as made and the real VoIP call move by at most
 0.004, and a breathy voice, whose weakly periodic speech loses some frames,
-costs its party 0.003 of share on average (six sessions, at most 0.011 off)
+costs its party 0.004 of share on average (six sessions, at most 0.011 off)
 (docs/diarization.md, "Noise that is not a voice").
 """
 DOMINANCE_DB = 15.0
@@ -153,15 +154,16 @@ def _activity(
     threshold = np.maximum(floors + floor_margin_db, loud - range_db)
     active = (levels > threshold) & (levels >= levels[::-1] - crosstalk_margin_db)
     if voicing_reach_s is not None:
-        active &= np.stack(
+        active = np.stack(
             [
                 near_voicing(
                     channel,
                     hop=hop,
                     max_aperiodicity=VOICED_APERIODICITY,
                     reach_s=voicing_reach_s,
+                    frames=loud,
                 )
-                for channel in audio.channel_samples
+                for channel, loud in zip(audio.channel_samples, active, strict=True)
             ]
         )
     per_channel = [

@@ -25,6 +25,7 @@ import torch
 from models.campplus import CampplusEmbedding
 from models.loaders import load_campplus, load_segmentation
 from models.registry import resolve_embedding, resolve_pyannote_pipeline, resolve_segmentation
+from pipeline.blas_threads import single_threaded_blas
 from pipeline.diarization_quality import Artifacts, check_pyannote
 from pipeline.errors import DiarizationError
 from pipeline.narrowband import is_narrowband
@@ -209,6 +210,7 @@ def diarize(
         where it removes spurious overlap; on wideband meetings pyannote's
         rounding keeps more of the real overlap (docs/benchmarks.md).
     """
+    single_threaded_blas()
     chosen_device = choose_device(device)
     if pipeline_dir is not None:
         pipeline = _user_pipeline(pipeline_dir, chosen_device)

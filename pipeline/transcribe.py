@@ -45,6 +45,7 @@ import numpy.typing as npt
 
 from models.loaders import cuda_available, load_whisper
 from models.registry import DEFAULT_WHISPER_MODEL, resolve_whisper
+from pipeline.blas_threads import single_threaded_blas
 from pipeline.types import SAMPLE_RATE_HZ, Audio, Transcript, TranscriptSegment, Word
 
 ProgressCallback = Callable[[float, float], None]
@@ -56,28 +57,6 @@ DEFAULT_BATCH_SIZE = 16
 
 DEFAULT_WINDOW_SPEECH_S = 120.0
 """Seconds of speech in one window on CPU: ~100 MB of features each, enough windows to share the cores."""
-
-
-def single_threaded_blas() -> None:
-    """Run numpy's BLAS on one thread in this process from now on (it is never restored).
-
-    faster-whisper computes its log-mel features and aligns words with numpy.
-    With OpenBLAS on two threads instead of one, 3 of the 227 words of a
-    held-out dialogue came out different (``OPENBLAS_NUM_THREADS`` alone made
-    the difference: Whisper's own threads, the speech detector and the
-    diarization gave the same result either way). So the same recording gave
-    other words, and sometimes another event count, on a machine with another
-    number of cores. One thread makes the transcript independent of the core
-    count, for 2-4 % more time with diarization running beside it
-    (docs/benchmarks.md, "Same words on any number of cores"). The limit is
-    process-wide and kept, not restored after each call: two sessions
-    transcribed at once in one process would otherwise restore each other's
-    limit mid-run.
-    """
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")
-
 
 SECOND_PASS_MAX_NO_SPEECH = 0.6
 """Words from stretches the speech detector rejected (``speech_spans_s``) are kept only

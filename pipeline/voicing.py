@@ -6,14 +6,15 @@ of digital zeros. Voiced speech (vowels, voiced consonants) repeats itself
 every pitch period; line noise, hiss and breath do not. YIN (de Cheveigné
 and Kawahara 2002, "YIN, a fundamental frequency estimator for speech and
 music") measures this as the cumulative-mean-normalised difference function:
-its minimum over the pitch lags is near 0 for a periodic frame and 0.5 or
-more for noise of any colour (white and pink about 0.6-1, brown up to 2).
+its minimum over the pitch lags is near 0 for a periodic frame; white and
+pink noise read 0.55 and more, while low rumble (brown noise) can dip to
+0.3 in a frame now and then.
 
 ``librosa.yin`` computes the same function but returns only the pitch, not
 how periodic each frame is; ``librosa.pyin`` gives a voicing probability but
 took 6.8 s per minute of audio on this project's 2-core machine, against
-about 0.15 s here. So the function is computed here, on frames cut with
-``librosa.util.frame``.
+0.06-0.15 s here for every frame. So the function is computed here, on
+frames cut with ``librosa.util.frame``.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ import numpy.typing as npt
 from pipeline.types import SAMPLE_RATE_HZ
 
 WINDOW_S = 0.025
-"""The stretch compared with its shifted copy."""
+"""The stretch compared with its shifted copy, centred on the frame's time."""
 MIN_PITCH_HZ = 50.0
+"""The lowest pitch searched (a low male voice): the longest period compared."""
 MAX_PITCH_HZ = 400.0
-"""Pitch periods searched: a low male voice to a high female or child's voice."""
+"""The highest pitch searched (a high female or child's voice): the shortest period compared."""
 _CHUNK_FRAMES = 4096
 """Frames processed at once (about 60 MB of work arrays at 16 kHz)."""
 
@@ -36,15 +38,24 @@ def aperiodicity(
     samples: npt.NDArray[np.float32],
     *,
     hop: int,
+    frames: npt.NDArray[np.bool_] | None = None,
     sample_rate_hz: int = SAMPLE_RATE_HZ,
 ) -> npt.NDArray[np.float64]:
-    """YIN's aperiodicity of frames centred every ``hop`` samples: near 0 periodic, 0.5+ noise.
+    """YIN's aperiodicity of frames every ``hop`` samples: near 0 periodic, 0.55+ for hiss.
 
     The minimum over pitch periods of :data:`MIN_PITCH_HZ`-:data:`MAX_PITCH_HZ`
     of the cumulative-mean-normalised difference of a :data:`WINDOW_S` window
-    with its shifted copy. Frame ``i`` is centred on sample ``i * hop``, as
-    ``librosa.feature.rms(center=True)`` places its frames, and there are as
-    many (``1 + len(samples) // hop``). Silent frames read 1.
+    centred on sample ``i * hop`` with its copy shifted later by each period.
+    There are as many frames as ``librosa.feature.rms(center=True)`` gives
+    (``1 + len(samples) // hop``), at the same times. Silent frames read 1.
+
+    Parameters
+    ----------
+    hop
+        Samples between frames.
+    frames
+        Compute only the frames marked True (shape ``(1 + len(samples) // hop,)``);
+        the others read ``inf``. None computes every frame.
 
     Examples
     --------
@@ -65,18 +76,23 @@ def aperiodicity(
     span = window + max_lag  # a frame: its window and the window shifted by the longest period
     n_fft = 1 << int(np.ceil(np.log2(span)))  # no shift of the window reaches past it
     n_frames = 1 + len(samples) // hop
+    if frames is not None and frames.shape != (n_frames,):
+        raise ValueError(f"frames has shape {frames.shape}; expected ({n_frames},)")
     lags = np.arange(1, max_lag + 1)
-    out = np.empty(n_frames)
+    out = np.full(n_frames, np.inf)
     for first in range(0, n_frames, _CHUNK_FRAMES):
         last = min(n_frames, first + _CHUNK_FRAMES)
+        rows = np.arange(last - first) if frames is None else np.flatnonzero(frames[first:last])
+        if not len(rows):
+            continue
         # the samples of frames first..last-1 only, zero-padded at the recording's edges
         # (padding the whole recording would copy it: 0.9 GB a channel at four hours)
-        start = first * hop - span // 2
+        start = first * hop - window // 2
         stop = start + (last - 1 - first) * hop + span
         piece = np.zeros(stop - start, dtype=np.float32)
         inside = samples[max(start, 0) : min(stop, len(samples))]
         piece[max(-start, 0) : max(-start, 0) + len(inside)] = inside
-        chunk = librosa.util.frame(piece, frame_length=span, hop_length=hop, axis=0)
+        chunk = librosa.util.frame(piece, frame_length=span, hop_length=hop, axis=0)[rows]
         # r(tau) = sum_j x[j] x[j + tau] over the window, for every lag at once
         spectrum = scipy.fft.rfft(chunk, n_fft) * np.conj(scipy.fft.rfft(chunk[:, :window], n_fft))
         correlation = scipy.fft.irfft(spectrum, n_fft)[:, 1 : max_lag + 1]
@@ -96,8 +112,14 @@ def aperiodicity(
             out=np.ones_like(difference),
             where=running_mean > 1e-12,
         )
-        out[first:last] = normalised[:, min_lag - 1 :].min(axis=1)
+        out[first + rows] = normalised[:, min_lag - 1 :].min(axis=1)
     return out
+
+
+def _widen(mask: npt.NDArray[np.bool_], reach: int) -> npt.NDArray[np.bool_]:
+    """``mask`` with every True frame widened by ``reach`` frames either side (same length)."""
+    kernel = np.ones(2 * reach + 1, dtype=np.int32)
+    return np.convolve(mask.astype(np.int32), kernel, "full")[reach : reach + len(mask)] > 0
 
 
 def near_voicing(
@@ -106,13 +128,17 @@ def near_voicing(
     hop: int,
     max_aperiodicity: float,
     reach_s: float,
+    frames: npt.NDArray[np.bool_] | None = None,
     sample_rate_hz: int = SAMPLE_RATE_HZ,
 ) -> npt.NDArray[np.bool_]:
     """Frames (as :func:`aperiodicity` places them) within ``reach_s`` of a voiced one.
 
     A frame is voiced when its aperiodicity is at most ``max_aperiodicity``;
     reaching ``reach_s`` either side keeps the unvoiced sounds of speech
-    (s, f, t, a breathy onset) that sit next to its vowels.
+    (s, f, t, a breathy onset) that sit next to its vowels. With ``frames``,
+    only those frames are answered (the others read False), and only the
+    frames within ``reach_s`` of them are measured: a channel's loud frames
+    are a fraction of it.
 
     Examples
     --------
@@ -122,6 +148,8 @@ def near_voicing(
     >>> int(near.sum()), len(near)  # 1 s of voicing and 0.2 s after it; silence reads unvoiced
     (61, 101)
     """
-    voiced = aperiodicity(samples, hop=hop, sample_rate_hz=sample_rate_hz) <= max_aperiodicity
     reach = round(reach_s * sample_rate_hz / hop)
-    return np.convolve(voiced.astype(np.int32), np.ones(2 * reach + 1, dtype=np.int32), "same") > 0
+    measured = None if frames is None else _widen(frames, reach)
+    found = aperiodicity(samples, hop=hop, frames=measured, sample_rate_hz=sample_rate_hz)
+    near = _widen(found <= max_aperiodicity, reach)
+    return near if frames is None else near & frames

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
+import pipeline.diarize as diarize_module
 import pipeline.transcribe as transcribe_module
 from pipeline.audio import load_audio
-from pipeline.transcribe import single_threaded_blas, transcribe
+from pipeline.blas_threads import single_threaded_blas
+from pipeline.diarize import diarize
+from pipeline.transcribe import transcribe
 
 HELDOUT = Path(__file__).parent / "fixtures" / "realistic_heldout"
 
@@ -18,24 +22,40 @@ def blas_threads() -> set[int]:
     return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
 
 
-def test_single_threaded_blas_leaves_numpy_one_thread() -> None:
-    with threadpool_limits(limits=2, user_api="blas"):  # restored when the test ends
-        single_threaded_blas()
-        assert blas_threads() == {1}
-
-
-def test_transcription_pins_blas_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
-    class StopError(Exception):
-        pass
-
-    def stop(_model: str) -> None:
-        raise StopError
-
-    monkeypatch.setattr(transcribe_module, "resolve_whisper", stop)
-    audio = load_audio(HELDOUT / "kokoro_anxiety.ogg")
+@pytest.fixture
+def two_blas_threads() -> Iterator[None]:
+    """numpy's BLAS on two threads while the test runs, as on a fresh 2-core process."""
     with threadpool_limits(limits=2, user_api="blas"):
+        if blas_threads() != {2}:
+            pytest.skip("this BLAS runs on one thread only: there is nothing to limit")
+        yield
+
+
+class StopError(Exception):
+    """Raised by a stand-in for the first model step, to stop a stage before any work."""
+
+
+def stop(*_args: object, **_kwargs: object) -> None:
+    raise StopError
+
+
+@pytest.mark.usefixtures("two_blas_threads")
+def test_single_threaded_blas_leaves_numpy_one_thread() -> None:
+    single_threaded_blas()
+    assert blas_threads() == {1}
+
+
+@pytest.mark.usefixtures("two_blas_threads")
+def test_both_model_stages_limit_blas_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    audio = load_audio(HELDOUT / "kokoro_anxiety.ogg")
+    monkeypatch.setattr(transcribe_module, "resolve_whisper", stop)
+    with pytest.raises(StopError):
+        transcribe(audio)
+    assert blas_threads() == {1}
+    with threadpool_limits(limits=2, user_api="blas"):
+        monkeypatch.setattr(diarize_module, "choose_device", stop)
         with pytest.raises(StopError):
-            transcribe(audio)
+            diarize(audio)
         assert blas_threads() == {1}
 
 
@@ -44,6 +64,9 @@ def test_the_words_are_the_same_whatever_blas_threads_the_process_started_with()
     """Before the limit, this dialogue gave 224 words with numpy's BLAS on two threads and
     227 on one (3 differed); on a machine with fewer than two cores the case cannot arise."""
     audio = load_audio(HELDOUT / "kokoro_anxiety.ogg")
+    with threadpool_limits(limits=2, user_api="blas"):
+        if blas_threads() != {2}:
+            pytest.skip("this BLAS runs on one thread only: there is nothing to limit")
     found = []
     for threads in (2, 1):
         with threadpool_limits(limits=threads, user_api="blas"):

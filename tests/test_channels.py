@@ -140,7 +140,7 @@ def test_a_line_whose_party_speaks_little_still_keeps_its_noise_out() -> None:
 
 
 def test_noise_that_is_not_a_voice_is_not_talk() -> None:
-    """Hiss 26 dB under the party's voice over a line of digital zeros: loud enough for the
+    """Hiss 23 dB under the party's voice over a line of digital zeros: loud enough for the
     loudness rules, but not periodic; only the voice and its reach count."""
     n = 12 * SAMPLE_RATE_HZ
     t = np.arange(n) / SAMPLE_RATE_HZ
