@@ -7,8 +7,9 @@ alone made the difference (Whisper's own threads, the speech detector and
 the diarization gave the same result either way). So the same recording gave
 other words, and sometimes another event count, on a machine with another
 number of cores. One thread makes the transcript independent of the core
-count, for 2-4 % more time with diarization running beside it
-(docs/benchmarks.md, "Same words on any number of cores").
+count, for 2-4 % more time in the two model stages side by side and no
+measurable difference in a whole `analyze` run (docs/benchmarks.md, "Same
+words on any number of cores").
 """
 
 from __future__ import annotations
