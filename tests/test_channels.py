@@ -265,6 +265,21 @@ def test_a_channel_carrying_only_the_others_crosstalk_means_mix() -> None:
     assert decision.mode == "mix"
 
 
+@pytest.mark.parametrize("own_gain", [1.0, 0.5])
+def test_the_mix_on_one_channel_and_one_partys_own_microphone_on_the_other_is_mixed(
+    own_gain: float,
+) -> None:
+    # a recorder that writes both parties' mix to the left and the left party's own
+    # microphone (at 0 or -6 dB) to the right: the right never holds the floor alone
+    audio = parties()
+    left, right = audio.channel_samples
+    layout = np.stack([0.5 * (left + right), own_gain * left]).astype(np.float32)
+    decision = decide_channels(Audio(audio.info, layout.mean(axis=0), layout))
+    assert decision.mode == "mix"
+    assert decision.evidence["right_dominant_s"] == 0.0
+    assert decision.reason.startswith("only the left channel holds a voice of its own")
+
+
 @pytest.mark.parametrize("gain", [1.0, 0.5, -1.0])
 def test_the_same_signal_on_both_channels_is_mixed(gain: float) -> None:
     mono = parties().channel_samples.mean(axis=0)
