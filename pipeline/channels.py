@@ -161,9 +161,9 @@ def _activity(
                     hop=hop,
                     max_aperiodicity=VOICED_APERIODICITY,
                     reach_s=voicing_reach_s,
-                    frames=loud,
+                    frames=candidates,
                 )
-                for channel, loud in zip(audio.channel_samples, active, strict=True)
+                for channel, candidates in zip(audio.channel_samples, active, strict=True)
             ]
         )
     per_channel = [
