@@ -62,7 +62,12 @@ def test_both_model_stages_limit_blas_before_any_work(monkeypatch: pytest.Monkey
 @pytest.mark.slow
 def test_the_words_are_the_same_whatever_blas_threads_the_process_started_with() -> None:
     """Before the limit, this dialogue gave 224 words with numpy's BLAS on two threads and
-    227 on one (3 differed); on a machine with fewer than two cores the case cannot arise."""
+    227 on one (3 differed); on a machine with fewer than two cores the case cannot arise.
+
+    How many words it gives depends on the kind of processor (CTranslate2 picks its kernels
+    by instruction set): 227 on the machine of docs/metrics.md's tables, 228 on AMD AVX-512,
+    231 on AMD AVX2, 222 and 225 with ``CT2_FORCE_CPU_ISA=AVX`` and ``GENERIC``. The count
+    is bounded only to catch a transcription that broke; the test is the equality."""
     audio = load_audio(HELDOUT / "kokoro_anxiety.ogg")
     with threadpool_limits(limits=2, user_api="blas"):
         if blas_threads() != {2}:
@@ -72,4 +77,4 @@ def test_the_words_are_the_same_whatever_blas_threads_the_process_started_with()
         with threadpool_limits(limits=threads, user_api="blas"):
             found.append([(w.start, w.end, w.text) for w in transcribe(audio, language="en").words])
     assert found[0] == found[1]
-    assert len(found[0]) == 227
+    assert 215 <= len(found[0]) <= 240
