@@ -93,7 +93,13 @@ ACTION_CHANNEL = (
     "if each party is on its own stereo channel, name the counselor's channel with "
     "--counselor-channel"
 )
-ACTION_ENROLL = "give a voice sample of the counselor with --enroll"
+ACTION_OWN_CHANNELS = (
+    "a voice sample of the counselor will not settle it (it names who the counselor is, it "
+    "does not separate the voices); a recording with each party on their own channel will"
+)
+"""Said with every cue about telling the two voices apart: ``--enroll`` only assigns roles
+(:mod:`pipeline.enroll`) on the same diarization, so it leaves the check, and the verdict, as
+they are."""
 ACTION_CHECK = "check the recording (one voice only, or very poor audio?)"
 ACTION_MORE_SPEAKERS = (
     "cut the recording to the two parties' conversation, or, if more people take part, "
@@ -343,17 +349,18 @@ def quality_cues(
     if expect_dialogue and measures["speakers"] < 2:
         cues.append(
             "only one voice was found in what should be a dialogue: "
-            f"{ACTION_CHANNEL}, or {ACTION_ENROLL}, or {ACTION_CHECK}"
+            f"{ACTION_CHANNEL}, or {ACTION_CHECK}; {ACTION_OWN_CHANNELS}"
         )
     elif expect_dialogue and measures["top_share"] > max_top_share:
         cues.append(
             f"one speaker has {measures['top_share']:.0%} of the talk time, which in a dialogue "
-            f"usually means the two voices were merged: {ACTION_CHANNEL}, or {ACTION_ENROLL}"
+            f"usually means the two voices were merged (a party who really did speak that much "
+            f"cannot be told from that on one microphone): {ACTION_CHANNEL}; {ACTION_OWN_CHANNELS}"
         )
     if measures["centroid_similarity"] > max_centroid_similarity:
         cues.append(
             f"the two speakers' voices are nearly alike to the model (similarity "
-            f"{measures['centroid_similarity']:.2f}): {ACTION_ENROLL}, or {ACTION_CHANNEL}"
+            f"{measures['centroid_similarity']:.2f}): {ACTION_CHANNEL}; {ACTION_OWN_CHANNELS}"
         )
     if measures["short_turn_fraction"] > max_short_turn_fraction:
         cues.append(
@@ -369,7 +376,7 @@ def quality_cues(
     if measures["agreement"] < min_agreement:
         cues.append(
             f"two ways of grouping the voices agree on only {measures['agreement']:.0%} of "
-            f"the speech: {ACTION_ENROLL}, or {ACTION_CHANNEL}"
+            f"the speech: {ACTION_CHANNEL}; {ACTION_OWN_CHANNELS}"
         )
     if (
         measures["merged_local"] > max_merged_local
@@ -378,7 +385,7 @@ def quality_cues(
         cues.append(
             f"in {measures['merged_local']:.0%} of the stretches where the segmentation heard two "
             f"voices, the clustering took them for one speaker, so two people are probably "
-            f"counted as one: {ACTION_ENROLL}, or {ACTION_CHANNEL}"
+            f"counted as one: {ACTION_CHANNEL}; {ACTION_OWN_CHANNELS}"
         )
     if expect_dialogue and measures["extra_voice_share"] > max_extra_voice_share:
         cues.append(
