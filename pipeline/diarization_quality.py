@@ -100,6 +100,8 @@ ACTION_OWN_CHANNELS = (
 """Said with every cue about telling the two voices apart: ``--enroll`` only assigns roles
 (:mod:`pipeline.enroll`) on the same diarization, so it leaves the check, and the verdict, as
 they are."""
+ACTION_SEPARATE = f"{ACTION_CHANNEL}; {ACTION_OWN_CHANNELS}"
+"""What to do when the two voices may not have been told apart."""
 ACTION_CHECK = "check the recording (one voice only, or very poor audio?)"
 ACTION_MORE_SPEAKERS = (
     "cut the recording to the two parties' conversation, or, if more people take part, "
@@ -355,12 +357,12 @@ def quality_cues(
         cues.append(
             f"one speaker has {measures['top_share']:.0%} of the talk time, which in a dialogue "
             f"usually means the two voices were merged (a party who really did speak that much "
-            f"cannot be told from that on one microphone): {ACTION_CHANNEL}; {ACTION_OWN_CHANNELS}"
+            f"cannot be told from that on one microphone): {ACTION_SEPARATE}"
         )
     if measures["centroid_similarity"] > max_centroid_similarity:
         cues.append(
             f"the two speakers' voices are nearly alike to the model (similarity "
-            f"{measures['centroid_similarity']:.2f}): {ACTION_CHANNEL}; {ACTION_OWN_CHANNELS}"
+            f"{measures['centroid_similarity']:.2f}): {ACTION_SEPARATE}"
         )
     if measures["short_turn_fraction"] > max_short_turn_fraction:
         cues.append(
@@ -376,7 +378,7 @@ def quality_cues(
     if measures["agreement"] < min_agreement:
         cues.append(
             f"two ways of grouping the voices agree on only {measures['agreement']:.0%} of "
-            f"the speech: {ACTION_CHANNEL}; {ACTION_OWN_CHANNELS}"
+            f"the speech: {ACTION_SEPARATE}"
         )
     if (
         measures["merged_local"] > max_merged_local
@@ -385,7 +387,7 @@ def quality_cues(
         cues.append(
             f"in {measures['merged_local']:.0%} of the stretches where the segmentation heard two "
             f"voices, the clustering took them for one speaker, so two people are probably "
-            f"counted as one: {ACTION_CHANNEL}; {ACTION_OWN_CHANNELS}"
+            f"counted as one: {ACTION_SEPARATE}"
         )
     if expect_dialogue and measures["extra_voice_share"] > max_extra_voice_share:
         cues.append(
