@@ -245,8 +245,8 @@ def rule_config(rule: str, overrides: Mapping[str, float] | None = None) -> Metr
 def parse_overrides(items: Sequence[str]) -> dict[str, float]:
     """``["name=value", ...]`` as numeric :class:`MetricsConfig` overrides.
 
-    >>> parse_overrides(["completion_max_trailing_s=0.3"])
-    {'completion_max_trailing_s': 0.3}
+    >>> parse_overrides(["completion_max_trailing_s=0.3", "cut_off_tails=0"])
+    {'completion_max_trailing_s': 0.3, 'cut_off_tails': False}
     """
     numeric = {
         f.name
@@ -258,7 +258,10 @@ def parse_overrides(items: Sequence[str]) -> dict[str, float]:
         name, _, value = item.partition("=")
         if name not in numeric or not value:
             raise ValueError(f"--set {item!r}: use NAME=NUMBER with a numeric MetricsConfig field")
-        out[name] = float(value)
+        number = float(value)
+        out[name] = (
+            bool(number) if isinstance(getattr(DEFAULT_METRICS_CONFIG, name), bool) else number
+        )
     return out
 
 
@@ -359,7 +362,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="NAME=VALUE",
         nargs="+",
         default=[],
-        help="override numeric MetricsConfig fields, e.g. completion_max_trailing_s=0.3",
+        help="override numeric MetricsConfig fields, e.g. completion_max_trailing_s=0.3 "
+        "(true/false fields as 1/0: cut_off_tails=0)",
     )
     args = parser.parse_args(argv)
     results = run(

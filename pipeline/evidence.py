@@ -335,7 +335,7 @@ def ordinal(n: int) -> str:
 
 INTERRUPTION_RECALL_NOTE = (
     " Detection misses many interruptions (on 8 test recordings never used for tuning it "
-    "found 23-24 of 44 in mono mixes and 16-17 of 23 in stereo with one party per channel, "
+    "found 26 of 44 in mono mixes and 16-17 of 23 in stereo with one party per channel, "
     "by kind of processor, docs/metrics.md): a count under the threshold is a lower bound."
 )
 """Said whenever the interruption criterion passes: the count can only be too low."""

@@ -19,6 +19,7 @@ expert-coded sessions; its accuracy per code is in ``docs/evidence.md``).
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
 import math
 import re
@@ -513,24 +514,28 @@ def _classify(
     for role in ROLES:
         own, other = speech[role], speech[_other(role)]
         for start, end in spans[role]:
-            inside = words[role].between(start, end)
-            tokens = [t for w in inside for t in tokenize(w.text)]
+            stretch = _stretch(start, end, role, words[role], backchannel=False)
+            tokens = [t for w in words[role].between(start, end) for t in tokenize(w.text)]
             short = is_short_response(end - start, tokens, config=config)
             context = overlap_length(other.segments, start, end) > 0 or _sandwiched(
                 start, end, own, other
             )
-            out.append(
-                Stretch(
-                    start=start,
-                    end=end,
-                    role=role,
-                    text=" ".join(w.text.strip() for w in inside),
-                    n_words=len(tokens),
-                    backchannel=short and context,
-                )
-            )
+            out.append(dataclasses.replace(stretch, backchannel=short and context))
     out.sort(key=lambda s: (s.start, s.end, s.role))
     return out
+
+
+def _stretch(start: float, end: float, role: str, words: _Words, *, backchannel: bool) -> Stretch:
+    """The stretch ``[start, end]`` of ``role`` with the role's words inside it."""
+    inside = words.between(start, end)
+    return Stretch(
+        start=start,
+        end=end,
+        role=role,
+        text=" ".join(w.text.strip() for w in inside),
+        n_words=sum(len(tokenize(w.text)) for w in inside),
+        backchannel=backchannel,
+    )
 
 
 def floor_stretches(
@@ -545,6 +550,9 @@ def floor_stretches(
        shorter than ``merge_gap_s``, and each stretch is classified (below).
     2. The joining is redone, except across a pause in which the other role
        begins a floor turn found in step 1; the result is classified again.
+
+    3. With ``cut_off_tails`` (the default), a cut-off tail is joined back
+       (:func:`_rejoin_cut_off_tails`).
 
     A stretch is a *backchannel* when it is short (:func:`is_short_response`,
     judged on the role's words whose midpoint lies in the stretch) and it does
@@ -567,7 +575,73 @@ def floor_stretches(
         role: _join(speech[role].segments, config.merge_gap_s, onsets[_other(role)])
         for role in ROLES
     }
-    return tuple(_classify(spans, speech, words, config))
+    second = _classify(spans, speech, words, config)
+    return tuple(_rejoin_cut_off_tails(second, words, config) if config.cut_off_tails else second)
+
+
+SWITCH_TOLERANCE_S = 0.02
+"""A floor turn that starts at most this long after the other role's speech stops
+starts *at* its end: about one frame of the segmentation model (17 ms). A speaker
+change that the diarization places with no pause has exactly touching bounds."""
+
+
+def _rejoin_cut_off_tails(
+    stretches: list[Stretch], words: dict[str, _Words], config: MetricsConfig
+) -> list[Stretch]:
+    """Join each cut-off tail back into the floor turn it was split from.
+
+    A *cut-off tail* is a backchannel of role A, at least
+    ``cut_off_tail_min_s`` long, that starts ``cut_off_tail_min_gap_s`` or more
+    but less than ``merge_gap_s`` after A's floor turn, inside a floor turn of
+    B that began right where A stopped (no pause: :data:`SWITCH_TOLERANCE_S`). Step 2 of
+    :func:`floor_stretches` split it off because B's onset fell in A's pause,
+    but what it shows is A still talking when both speak: the usual way a
+    one-microphone diarization renders an interruption is to switch to B up
+    to a second too early (giving A's last words to B) and to hear A again
+    only where the voices overlap. Counted as A's backchannel, it made the
+    interruption disappear and a false backchannel appear
+    (``docs/metrics.md``, "Cut-off tails"). A listener response after a
+    switch with a pause (``A ... | pause | B ... [A: mm-hmm]``) stays a
+    backchannel.
+    """
+    floor_turns = {
+        role: sorted((s.start, s.end) for s in stretches if s.role == role and not s.backchannel)
+        for role in ROLES
+    }
+    out: list[Stretch] = []
+    latest: dict[str, int] = {}  # index in ``out`` of each role's latest stretch
+    for s in stretches:
+        k = latest.get(s.role)
+        if s.backchannel and k is not None and _cut_off_tail(out[k], s, floor_turns, config):
+            a = out[k]
+            out[k] = _stretch(a.start, max(a.end, s.end), a.role, words[a.role], backchannel=False)
+            continue
+        latest[s.role] = len(out)
+        out.append(s)
+    return out
+
+
+def _cut_off_tail(
+    floor: Stretch,
+    tail: Stretch,
+    floor_turns: dict[str, list[Interval]],
+    config: MetricsConfig,
+) -> bool:
+    """Whether ``tail`` is a cut-off tail of ``floor`` (:func:`_rejoin_cut_off_tails`):
+    the other role's floor turn starts where ``floor`` ends and is still going when
+    ``tail`` starts, ``cut_off_tail_min_gap_s`` or more but less than ``merge_gap_s``
+    later, and ``tail`` lasts ``cut_off_tail_min_s`` or more."""
+    if floor.backchannel or tail.duration_s < config.cut_off_tail_min_s:
+        return False
+    if not config.cut_off_tail_min_gap_s <= tail.start - floor.end < config.merge_gap_s:
+        return False
+    turns = floor_turns[_other(floor.role)]
+    i = bisect.bisect_left(turns, (floor.end - SWITCH_TOLERANCE_S,))
+    return (
+        i < len(turns)
+        and turns[i][0] <= floor.end + SWITCH_TOLERANCE_S
+        and tail.start < turns[i][1]
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -633,6 +707,23 @@ def completed_before(
     return _ends_unit(words[i].text, config.completion_marks)
 
 
+def _overlap_onset(b: Stretch, a: Stretch, a_speech: _Speech) -> float | None:
+    """Where B's floor turn ``b`` starts to overlap A's floor turn ``a``; ``None`` if it
+    does not start inside it.
+
+    B's onset itself when it lies strictly inside A's speech. When it lies in a
+    pause of A's turn (a cut-off tail joined back, :func:`_rejoin_cut_off_tails`),
+    the voices overlap from where A goes on talking over B.
+    """
+    i = bisect.bisect_right(a_speech.starts, b.start) - 1
+    if i >= 0 and a_speech.starts[i] < b.start < a_speech.ends[i]:
+        return b.start
+    if not a.start < b.start < a.end or i + 1 >= len(a_speech.starts):
+        return None
+    resumed = a_speech.starts[i + 1]
+    return resumed if resumed < min(a.end, b.end) else None
+
+
 def interruption_events(
     stretches: Sequence[Stretch],
     turns: Sequence[Turn],
@@ -643,7 +734,9 @@ def interruption_events(
     """Classify every floor turn that starts while the other role is speaking.
 
     A floor turn of B whose onset lies strictly inside A's speech (the union of
-    A's turns), where A is holding a floor turn (not backchannelling), is judged
+    A's turns), or in a pause of A's floor turn after which A talks over B (a
+    cut-off tail, :func:`_rejoin_cut_off_tails`; the event then starts where
+    the voices overlap), where A is holding a floor turn (not backchannelling), is judged
     by A's ``held_s`` (how long A's turn goes on after B's onset) and, under the
     ``"completion"`` rule (the default), by where the cut falls in A's words
     (:func:`completed_before`, on the ``words`` whose speaker is A's role):
@@ -677,14 +770,12 @@ def interruption_events(
         if b.backchannel or b.role not in ROLES:
             continue
         a_role = _other(b.role)
-        i = bisect.bisect_right(speech[a_role].starts, b.start) - 1
-        if i < 0 or not speech[a_role].starts[i] < b.start < speech[a_role].ends[i]:
-            continue
         j = bisect.bisect_right(by_role_starts[a_role], b.start) - 1
         if j < 0:
-            continue  # stretches from other turns than ``turns``
+            continue  # A has not spoken yet
         a = by_role[a_role][j]
-        if a.backchannel:
+        onset = _overlap_onset(b, a, speech[a_role])
+        if a.backchannel or onset is None:
             continue
         held_s = a.end - b.start
         yielded = held_s <= config.yield_window_s
@@ -706,7 +797,7 @@ def interruption_events(
             kind = "overlap_attempt"
         events.append(
             InterruptionEvent(
-                start=b.start,
+                start=onset,
                 end=min(a.end, b.end),
                 interrupter=b.role,
                 interrupted=a_role,

@@ -158,6 +158,18 @@ class MetricsConfig:
     backchannel_lexicon: tuple[str, ...] = BACKCHANNEL_LEXICON
     """A stretch whose words are all listener responses is short, however long."""
 
+    cut_off_tails: bool = True
+    """Join a cut-off tail (a short piece of a speaker heard again over the other's
+    turn soon after a speaker change with no pause) back into the speaker's floor
+    turn instead of counting it as a backchannel (:func:`pipeline.measures.floor_stretches`)."""
+    cut_off_tail_min_gap_s: float = 0.2
+    """A cut-off tail starts at least this long after the speaker change: closer, it is
+    the same speech going on across the change (the end of a sentence that the other
+    party overlapped), not the speaker heard again after a change placed too early."""
+    cut_off_tail_min_s: float = 0.1
+    """A cut-off tail lasts at least this long (a few frames of diarization are no
+    evidence of speech)."""
+
     # Interruptions
     yield_window_s: float = 2.0
     """An overlapped speaker who stops within this time of the onset yielded the floor."""
@@ -231,6 +243,8 @@ class MetricsConfig:
             "backchannel_max_words",
             "terminal_overlap_s",
             "completion_max_trailing_s",
+            "cut_off_tail_min_gap_s",
+            "cut_off_tail_min_s",
             "min_speech_s",
             "max_counselor_interruptions_per_10min",
             "score_margin_logit",

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/make_realistic_fixtures.py VOICES_DIR [--set dev|heldout|fresh|spanish] [--out DIR]
+    python scripts/make_realistic_fixtures.py VOICES_DIR [--set dev|heldout|fresh|recast|spanish] [--out DIR]
 
 ``--set dev`` (default) makes the four dialogues in ``tests/fixtures/realistic``
 on which the interruption and backchannel settings were chosen; ``--set
@@ -11,7 +11,10 @@ heldout`` makes four more, with other scripts and voices, in
 Some rule ideas came from looking at held-out errors, so ``--set fresh`` makes
 a third set of four, with new scripts and eight voices used by neither of the
 others, in ``tests/fixtures/realistic_fresh``: only for reporting, never
-inspected while choosing a rule or a setting. ``--set spanish`` makes one
+inspected while choosing a rule or a setting; ``--set recast`` makes the twelve
+scripts of those three sets again with other voices and timings
+(``tests/fixtures/realistic_recast``), for a rule chosen after all three had been
+looked at. ``--set spanish`` makes one
 session in Spanish in ``tests/fixtures/other_language`` (voices ``ef_dora.pt``
 and ``em_alex.pt`` from the same folder): a language the behaviour coder cannot read.
 
@@ -55,7 +58,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -77,11 +80,14 @@ HELDOUT_SEED_OFFSET = 100
 """Held-out dialogue ``i`` draws its timings from the seed ``[seed, 100 + i]``."""
 FRESH_SEED_OFFSET = 200
 """Fresh dialogue ``i`` draws its timings from the seed ``[seed, 200 + i]``."""
+RECAST_SEED_OFFSET = 400
+"""Recast dialogue ``i`` draws its timings from the seed ``[seed, 400 + i]``."""
 SETS: dict[str, tuple[str, int]] = {
     "dev": ("tests/fixtures/realistic", 0),
     "heldout": ("tests/fixtures/realistic_heldout", HELDOUT_SEED_OFFSET),
     "fresh": ("tests/fixtures/realistic_fresh", FRESH_SEED_OFFSET),
     "spanish": ("tests/fixtures/other_language", 300),
+    "recast": ("tests/fixtures/realistic_recast", RECAST_SEED_OFFSET),
 }
 """Per ``--set``: the default output folder and the seed offset."""
 BACKCHANNEL_PHONEMES = {"mm-hmm": "mˈmhˈm", "uh-huh": "ˈʌhˈʌ"}
@@ -923,6 +929,38 @@ FRESH: tuple[Dialogue, ...] = (
 the measures or their rules were chosen; ``tests/fixtures/realistic_fresh``, only for
 reporting."""
 
+RECAST_VOICES: dict[str, tuple[str, str]] = {
+    "kokoro_drinking": ("bm_george", "af_sky"),
+    "kokoro_smoking": ("af_river", "af_kore"),
+    "kokoro_diabetes": ("am_santa", "am_eric"),
+    "kokoro_sleep": ("am_onyx", "bf_lily"),
+    "kokoro_exercise": ("af_jessica", "bm_fable"),
+    "kokoro_gambling": ("bm_daniel", "am_puck"),
+    "kokoro_anxiety": ("af_heart", "bf_alice"),
+    "kokoro_medication": ("af_alloy", "am_liam"),
+    "kokoro_cannabis": ("bf_emma", "af_bella"),
+    "kokoro_spending": ("am_michael", "bm_lewis"),
+    "kokoro_physio": ("am_adam", "af_nova"),
+    "kokoro_gaming": ("bf_isabella", "am_echo"),
+}
+"""Counselor and client voice of each recast dialogue: never the pair it had, the
+same-gender pairs kept same-gender, and the four English voices no other set
+uses (``af_jessica``, ``af_river``, ``af_sky``, ``am_santa``) brought in."""
+
+RECAST: tuple[Dialogue, ...] = tuple(
+    replace(
+        d,
+        name=d.name.replace("kokoro_", "recast_"),
+        counselor_voice=RECAST_VOICES[d.name][0],
+        client_voice=RECAST_VOICES[d.name][1],
+    )
+    for d in (*DIALOGUES, *HELDOUT, *FRESH)
+)
+"""Recast dialogues (``--set recast``, ``tests/fixtures/realistic_recast``): the twelve
+scripts of the other sets with other voices and other timings (a new seed), made on
+2026-12-02 to check a rule (cut-off tails, ``docs/metrics.md``) whose settings were
+chosen after all three sets had been looked at; only for reporting."""
+
 SPANISH: tuple[Dialogue, ...] = (
     Dialogue(
         name="kokoro_es_smoking",
@@ -1402,7 +1440,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="names of dialogues to make (default: all)")
     parser.add_argument("--tts-cache", type=Path, help="keep synthesized sentences here")
     args = parser.parse_args(argv)
-    dialogues = {"dev": DIALOGUES, "heldout": HELDOUT, "fresh": FRESH, "spanish": SPANISH}[args.set]
+    dialogues = {
+        "dev": DIALOGUES,
+        "heldout": HELDOUT,
+        "fresh": FRESH,
+        "spanish": SPANISH,
+        "recast": RECAST,
+    }[args.set]
     folder, seed_offset = SETS[args.set]
     if args.out is None:
         args.out = Path(folder)

@@ -215,6 +215,71 @@ def test_listener_response_right_after_own_turn_is_split_off() -> None:
     assert m.latency.counselor_to_client_s == pytest.approx(0.2)
 
 
+def test_cut_off_tail_after_a_switch_with_no_pause_is_an_interruption() -> None:
+    # The diarization switches to the client at 10.0 with no pause (too early) and
+    # hears the counselor again only where both speak, 10.6-10.9: the counselor was
+    # cut off there, and did not backchannel.
+    turns = [Turn(0.0, 10.0, C), Turn(10.0, 30.0, CL), Turn(10.6, 10.9, C)]
+    m = metrics(turns)
+    assert m.counselor.backchannels == 0
+    assert m.counselor.turns == 1
+    assert m.longest_counselor_monologue_s == pytest.approx(10.9)
+    [event] = m.interruptions.events
+    assert event.to_dict() == {
+        "start": 10.6,
+        "end": 10.9,
+        "interrupter": "client",
+        "interrupted": "counselor",
+        "kind": "interruption",  # no words: held 0.9 s after the client's onset
+    }
+
+
+def test_cut_off_tails_can_be_turned_off() -> None:
+    turns = [Turn(0.0, 10.0, C), Turn(10.0, 30.0, CL), Turn(10.6, 10.9, C)]
+    m = metrics(turns, config=MetricsConfig(cut_off_tails=False))
+    assert m.counselor.backchannels == 1
+    assert m.interruptions.events == ()
+
+
+def test_cut_off_tail_keeps_its_words() -> None:
+    turns = [Turn(0.0, 10.0, C), Turn(10.0, 30.0, CL), Turn(10.3, 10.6, C)]
+    utterances = [utt(C, 8.5, "so I was thinking"), utt(C, 10.3, "that", step=0.3)]
+    stretches = floor_stretches(turns, utterances)
+    counselor = [s for s in stretches if s.role == C]
+    assert [(s.start, s.end, s.text, s.n_words, s.backchannel) for s in counselor] == [
+        (0.0, 10.6, "so I was thinking that", 5, False)
+    ]
+    [event] = compute_metrics(turns, utterances, duration_s=60.0).interruptions.events
+    assert (event.start, event.end, event.kind) == (10.3, 10.6, "interruption")
+
+
+def test_cut_off_tail_heard_briefly_is_a_terminal_overlap() -> None:
+    # No words: the timing rule; the counselor goes on 0.45 s after the client's onset.
+    turns = [Turn(0.0, 10.0, C), Turn(10.0, 30.0, CL), Turn(10.25, 10.45, C)]
+    m = metrics(turns)
+    assert (m.counselor.backchannels, m.counselor.turns) == (0, 1)
+    assert m.interruptions.events == ()
+    assert m.interruptions.terminal_overlaps == 1
+
+
+@pytest.mark.parametrize(
+    ("client_start_s", "tail_start_s", "tail_end_s"),
+    [
+        (10.03, 10.6, 11.2),  # a pause of 0.03 s before the client: a switch with a pause
+        (10.0, 11.0, 11.2),  # 1.0 s after the counselor stopped: not under merge_gap_s
+        (10.0, 10.19, 11.0),  # 0.19 s after: under cut_off_tail_min_gap_s, speech going on
+        (10.0, 10.5, 10.59),  # 0.09 s long: under cut_off_tail_min_s
+    ],
+)
+def test_short_response_after_a_switch_stays_a_backchannel(
+    client_start_s: float, tail_start_s: float, tail_end_s: float
+) -> None:
+    turns = [Turn(0.0, 10.0, C), Turn(client_start_s, 30.0, CL), Turn(tail_start_s, tail_end_s, C)]
+    m = metrics(turns)
+    assert m.counselor.backchannels == 1
+    assert m.interruptions.events == ()
+
+
 @pytest.mark.parametrize(
     ("duration_s", "text", "expected"),
     [

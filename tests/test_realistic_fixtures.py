@@ -27,7 +27,13 @@ TRUTHS = sorted(REALISTIC.glob("*.truth.json"))
 HELDOUT_TRUTHS = sorted(HELDOUT.glob("*.truth.json"))
 FRESH = Path(__file__).parent / "fixtures" / "realistic_fresh"
 FRESH_TRUTHS = sorted(FRESH.glob("*.truth.json"))
-ALL_TRUTHS = TRUTHS + HELDOUT_TRUTHS + FRESH_TRUTHS
+RECAST = Path(__file__).parent / "fixtures" / "realistic_recast"
+RECAST_TRUTHS = sorted(RECAST.glob("*.truth.json"))
+MEASURED_TRUTHS = TRUTHS + HELDOUT_TRUTHS + FRESH_TRUTHS
+"""Sets made before the generator recorded pauses: their pauses were measured on the
+committed audio (``scripts/measure_fixture_pauses.py``). The recast set's come from the
+generator, measured on each clean sentence (a pause under noise is found there only)."""
+ALL_TRUTHS = MEASURED_TRUTHS + RECAST_TRUTHS
 
 
 def truth(path: Path) -> dict[str, Any]:
@@ -99,6 +105,30 @@ def test_the_fresh_set_is_new_to_both_other_sets() -> None:
     assert sum(f.stat().st_size for f in FRESH.iterdir()) < 2_000_000
 
 
+def test_the_recast_set_gives_every_script_new_voices_and_timings() -> None:
+    # Recast dialogues (reporting only): the twelve scripts of the other sets, each with a
+    # voice pair it never had, and the other sets' events at other times.
+    originals = {
+        p.name.removesuffix(".truth.json").removeprefix("kokoro_"): truth(p)
+        for p in MEASURED_TRUTHS
+    }
+    recast = {
+        p.name.removesuffix(".truth.json").removeprefix("recast_"): truth(p) for p in RECAST_TRUTHS
+    }
+    assert set(recast) == set(originals) and len(recast) == 12
+    for name, t in recast.items():
+        original = originals[name]
+        assert t["voices"] != original["voices"]
+        assert sorted(s["text"] for s in t["segments"]) == sorted(
+            s["text"] for s in original["segments"]
+        )
+        assert [e["start"] for e in t["events"]] != [e["start"] for e in original["events"]]
+    voices = {v for t in recast.values() for v in t["voices"].values()}
+    old_voices = {v for t in originals.values() for v in t["voices"].values()}
+    assert len(voices - old_voices) == 4
+    assert sum(f.stat().st_size for f in RECAST.iterdir()) < 6_000_000
+
+
 @pytest.mark.parametrize("path", ALL_TRUTHS, ids=lambda p: p.name.removesuffix(".truth.json"))
 def test_planted_events_are_what_they_claim(path: Path) -> None:
     t = truth(path)
@@ -159,7 +189,7 @@ def test_pauses_are_long_silences_inside_a_sentence() -> None:
     assert generator.pauses(np.concatenate([sound, louder, sound]), start_s=0.0) == []
 
 
-@pytest.mark.parametrize("path", ALL_TRUTHS, ids=lambda p: p.name.removesuffix(".truth.json"))
+@pytest.mark.parametrize("path", MEASURED_TRUTHS, ids=lambda p: p.name.removesuffix(".truth.json"))
 def test_measured_pauses_are_what_the_committed_audio_holds(path: Path, tmp_path: Path) -> None:
     """Measuring each committed dialogue again finds exactly the pauses its truth lists,
     and leaves its truth and RTTM as committed."""
@@ -186,7 +216,7 @@ def test_only_the_breathy_voice_pauses_inside_its_sentences() -> None:
         p.name.removesuffix(".truth.json"): sum(
             e - s for seg in truth(p)["segments"] for s, e in seg.get("pauses", ())
         )
-        for p in ALL_TRUTHS
+        for p in MEASURED_TRUTHS
     }
     assert {name for name, seconds in paused.items() if seconds} == {"kokoro_exercise"}
     assert paused["kokoro_exercise"] == pytest.approx(7.1, abs=0.05)
