@@ -19,7 +19,6 @@ expert-coded sessions; its accuracy per code is in ``docs/evidence.md``).
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import functools
 import math
 import re
@@ -514,20 +513,21 @@ def _classify(
     for role in ROLES:
         own, other = speech[role], speech[_other(role)]
         for start, end in spans[role]:
-            stretch = _stretch(start, end, role, words[role], backchannel=False)
-            tokens = [t for w in words[role].between(start, end) for t in tokenize(w.text)]
+            inside = words[role].between(start, end)
+            tokens = [t for w in inside for t in tokenize(w.text)]
             short = is_short_response(end - start, tokens, config=config)
             context = overlap_length(other.segments, start, end) > 0 or _sandwiched(
                 start, end, own, other
             )
-            out.append(dataclasses.replace(stretch, backchannel=short and context))
+            out.append(_stretch(start, end, role, inside, backchannel=short and context))
     out.sort(key=lambda s: (s.start, s.end, s.role))
     return out
 
 
-def _stretch(start: float, end: float, role: str, words: _Words, *, backchannel: bool) -> Stretch:
-    """The stretch ``[start, end]`` of ``role`` with the role's words inside it."""
-    inside = words.between(start, end)
+def _stretch(
+    start: float, end: float, role: str, inside: Sequence[SpeakerWord], *, backchannel: bool
+) -> Stretch:
+    """The stretch ``[start, end]`` of ``role`` with ``inside``, the role's words in it."""
     return Stretch(
         start=start,
         end=end,
@@ -614,7 +614,9 @@ def _rejoin_cut_off_tails(
         k = latest.get(s.role)
         if s.backchannel and k is not None and _cut_off_tail(out[k], s, floor_turns, config):
             a = out[k]
-            out[k] = _stretch(a.start, max(a.end, s.end), a.role, words[a.role], backchannel=False)
+            end = max(a.end, s.end)
+            inside = words[a.role].between(a.start, end)
+            out[k] = _stretch(a.start, end, a.role, inside, backchannel=False)
             continue
         latest[s.role] = len(out)
         out.append(s)
