@@ -26,6 +26,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,9 +257,12 @@ def parse_overrides(items: Sequence[str]) -> dict[str, float]:
     out = {}
     for item in items:
         name, _, value = item.partition("=")
-        if name not in numeric or not value:
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if name not in numeric or math.isnan(number):
             raise ValueError(f"--set {item!r}: use NAME=NUMBER with a numeric MetricsConfig field")
-        number = float(value)
         out[name] = (
             bool(number) if isinstance(getattr(DEFAULT_METRICS_CONFIG, name), bool) else number
         )

@@ -335,7 +335,7 @@ def ordinal(n: int) -> str:
 
 INTERRUPTION_RECALL_NOTE = (
     " Detection misses many interruptions (on 12 test recordings made after its rules "
-    "were fixed it found 31 of 60 in mono mixes, and 18 of 31 in stereo with one party "
+    "were fixed it found 31 of 60 in mono mixes, and 16 of 31 in stereo with one party "
     "per channel, docs/metrics.md): a count under the threshold is a lower bound."
 )
 """Said whenever the interruption criterion passes: the count can only be too low."""

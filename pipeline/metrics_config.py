@@ -185,7 +185,7 @@ class MetricsConfig:
     completion_lookahead_s: float = 0.1
     """Completion rule: words of the overlapped speaker that start up to this long
     after the onset still count as said before it (word timing is not exact)."""
-    completion_max_trailing_s: float = 0.15
+    completion_max_trailing_s: float = 0.2
     """Completion rule: when the overlapped speaker's speech goes on longer than this
     after the end of the word that seemed to complete the unit, a fragment the ASR did
     not transcribe followed it (Whisper tends to close a cut-off sentence with a period):

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/make_realistic_fixtures.py VOICES_DIR [--set dev|heldout|fresh|recast|spanish] [--out DIR]
+    python scripts/make_realistic_fixtures.py VOICES_DIR [--set dev|heldout|fresh|recast|recast2|spanish] [--out DIR]
 
 ``--set dev`` (default) makes the four dialogues in ``tests/fixtures/realistic``
 on which the interruption and backchannel settings were chosen; ``--set
@@ -14,7 +14,9 @@ others, in ``tests/fixtures/realistic_fresh``: only for reporting, never
 inspected while choosing a rule or a setting; ``--set recast`` makes the twelve
 scripts of those three sets again with other voices and timings
 (``tests/fixtures/realistic_recast``), for a rule chosen after all three had been
-looked at. ``--set spanish`` makes one
+looked at; ``--set recast2`` makes them once more with other pairs and timings
+(``tests/fixtures/realistic_recast2``), for a change chosen after the recast set had been
+scored. ``--set spanish`` makes one
 session in Spanish in ``tests/fixtures/other_language`` (voices ``ef_dora.pt``
 and ``em_alex.pt`` from the same folder): a language the behaviour coder cannot read.
 
@@ -82,12 +84,15 @@ FRESH_SEED_OFFSET = 200
 """Fresh dialogue ``i`` draws its timings from the seed ``[seed, 200 + i]``."""
 RECAST_SEED_OFFSET = 400
 """Recast dialogue ``i`` draws its timings from the seed ``[seed, 400 + i]``."""
+RECAST2_SEED_OFFSET = 500
+"""Second-recast dialogue ``i`` draws its timings from the seed ``[seed, 500 + i]``."""
 SETS: dict[str, tuple[str, int]] = {
     "dev": ("tests/fixtures/realistic", 0),
     "heldout": ("tests/fixtures/realistic_heldout", HELDOUT_SEED_OFFSET),
     "fresh": ("tests/fixtures/realistic_fresh", FRESH_SEED_OFFSET),
     "spanish": ("tests/fixtures/other_language", 300),
     "recast": ("tests/fixtures/realistic_recast", RECAST_SEED_OFFSET),
+    "recast2": ("tests/fixtures/realistic_recast2", RECAST2_SEED_OFFSET),
 }
 """Per ``--set``: the default output folder and the seed offset."""
 BACKCHANNEL_PHONEMES = {"mm-hmm": "mˈmhˈm", "uh-huh": "ˈʌhˈʌ"}
@@ -947,19 +952,50 @@ RECAST_VOICES: dict[str, tuple[str, str]] = {
 same-gender pairs kept same-gender, and the four English voices no other set
 uses (``af_jessica``, ``af_river``, ``af_sky``, ``am_santa``) brought in."""
 
-RECAST: tuple[Dialogue, ...] = tuple(
-    replace(
-        d,
-        name=d.name.replace("kokoro_", "recast_"),
-        counselor_voice=RECAST_VOICES[d.name][0],
-        client_voice=RECAST_VOICES[d.name][1],
+
+def recast(prefix: str, voices: dict[str, tuple[str, str]]) -> tuple[Dialogue, ...]:
+    """The twelve scripts of the development, held-out and fresh sets, each named
+    ``<prefix>_<topic>`` and voiced by its (counselor, client) pair in ``voices``."""
+    return tuple(
+        replace(
+            d,
+            name=d.name.replace("kokoro_", f"{prefix}_"),
+            counselor_voice=voices[d.name][0],
+            client_voice=voices[d.name][1],
+        )
+        for d in (*DIALOGUES, *HELDOUT, *FRESH)
     )
-    for d in (*DIALOGUES, *HELDOUT, *FRESH)
-)
+
+
+RECAST = recast("recast", RECAST_VOICES)
 """Recast dialogues (``--set recast``, ``tests/fixtures/realistic_recast``): the twelve
 scripts of the other sets with other voices and other timings (a new seed), made on
 2026-12-02 to check a rule (cut-off tails, ``docs/metrics.md``) whose settings were
 chosen after all three sets had been looked at; only for reporting."""
+
+RECAST2_VOICES: dict[str, tuple[str, str]] = {
+    "kokoro_drinking": ("am_echo", "af_sarah"),
+    "kokoro_smoking": ("af_nicole", "af_jessica"),
+    "kokoro_diabetes": ("bm_lewis", "am_adam"),
+    "kokoro_sleep": ("af_kore", "am_liam"),
+    "kokoro_exercise": ("bm_daniel", "af_aoede"),
+    "kokoro_gambling": ("am_onyx", "am_fenrir"),
+    "kokoro_anxiety": ("af_sky", "bf_emma"),
+    "kokoro_medication": ("bf_lily", "am_santa"),
+    "kokoro_cannabis": ("af_river", "bf_isabella"),
+    "kokoro_spending": ("am_eric", "bm_george"),
+    "kokoro_physio": ("am_puck", "af_alloy"),
+    "kokoro_gaming": ("af_bella", "bm_fable"),
+}
+"""Counselor and client voice of each second-recast dialogue: a pair its script had in
+neither the original nor the recast set, same-gender pairs kept same-gender."""
+
+RECAST2 = recast("recast2", RECAST2_VOICES)
+"""Second-recast dialogues (``--set recast2``, ``tests/fixtures/realistic_recast2``): the
+twelve scripts once more with other voices and timings, made on 2026-12-02 before the
+completion rule's trailing test (``docs/metrics.md``, "Trailing speech after the
+completing word") was changed on the four other sets, to check that change on pairs and
+timings no one had seen; only for reporting."""
 
 SPANISH: tuple[Dialogue, ...] = (
     Dialogue(
@@ -1431,11 +1467,10 @@ def main(argv: list[str] | None = None) -> int:
         "--set",
         choices=tuple(SETS),
         default="dev",
-        help="dev: the four dialogues the measures were tuned on; heldout, fresh: the others",
+        help="dev: the four dialogues the measures were tuned on; heldout, fresh: four others;"
+        " recast, recast2: all twelve scripts with other voices and timings (reporting only)",
     )
-    parser.add_argument(
-        "--out", type=Path, help="default: tests/fixtures/realistic[_heldout|_fresh]"
-    )
+    parser.add_argument("--out", type=Path, help="default: the set's folder in tests/fixtures")
     parser.add_argument("--seed", type=int, default=20261130)
     parser.add_argument("--only", nargs="*", help="names of dialogues to make (default: all)")
     parser.add_argument("--tts-cache", type=Path, help="keep synthesized sentences here")
@@ -1446,6 +1481,7 @@ def main(argv: list[str] | None = None) -> int:
         "fresh": FRESH,
         "spanish": SPANISH,
         "recast": RECAST,
+        "recast2": RECAST2,
     }[args.set]
     folder, seed_offset = SETS[args.set]
     if args.out is None:

@@ -33,9 +33,14 @@ def test_overrides_reach_the_config() -> None:
     config = rule_config("timing", overrides)
     assert config.interruption_rule == "timing"
     assert config.completion_max_trailing_s == 0.3 and config.yield_window_s == 1.5
-    assert rule_config("completion").completion_max_trailing_s == 0.15
+    assert rule_config("completion").completion_max_trailing_s == 0.2
     assert rule_config("completion", parse_overrides(["cut_off_tails=0"])).cut_off_tails is False
-    for bad in (["interruption_rule=1"], ["no_such_field=1"], ["yield_window_s"]):
+    for bad in (
+        ["interruption_rule=1"],
+        ["no_such_field=1"],
+        ["yield_window_s"],
+        ["yield_window_s=abc"],
+    ):
         with pytest.raises(ValueError, match="NAME=NUMBER"):
             parse_overrides(bad)
     with pytest.raises(ValueError, match="unknown interruption rule"):

@@ -94,12 +94,15 @@ def test_speech_going_on_after_the_period_is_a_cut_off() -> None:
     assert events(turns, ws, lenient)[0].kind == "terminal_overlap"
 
 
-@pytest.mark.parametrize(("turn_end_s", "kind"), [(1.9, "terminal_overlap"), (2.0, "interruption")])
-def test_trailing_speech_limit_is_0_15_s(turn_end_s: float, kind: InterruptionKind) -> None:
-    # "that." ends at 1.8 s; the counselor's speech ends 0.1 s (a word's tail) or 0.2 s
-    # later (a fragment Whisper left out). Chosen on the development fixtures:
-    # docs/metrics.md, "Accuracy on the realistic fixtures".
-    assert DEFAULT_METRICS_CONFIG.completion_max_trailing_s == 0.15
+@pytest.mark.parametrize(
+    ("turn_end_s", "kind"), [(1.95, "terminal_overlap"), (2.05, "interruption")]
+)
+def test_trailing_speech_limit_is_0_2_s(turn_end_s: float, kind: InterruptionKind) -> None:
+    # "that." ends at 1.8 s; the counselor's speech ends 0.15 s (a word's tail: Whisper's
+    # last word ends early) or 0.25 s later (a fragment Whisper left out). Chosen on the
+    # development, held-out, fresh and first recast fixtures: docs/metrics.md, "Trailing
+    # speech after the completing word".
+    assert DEFAULT_METRICS_CONFIG.completion_max_trailing_s == 0.2
     ws = words(C, 0.0, "I was going to say that.") + words(CL, 1.7, "right and that is why I came")
     turns = [Turn(0.0, turn_end_s, C), Turn(1.7, 4.0, CL)]
     [event] = events(turns, ws)
