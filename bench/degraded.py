@@ -22,7 +22,9 @@ against the reference RTTM:
 Sources: the real sample call and the two espeak dialogues by default;
 ``--realistic dev heldout fresh`` adds the mono mixes of the neural-voice
 dialogues in ``tests/fixtures/realistic*`` (their planted segments are the
-reference), which are harder: more voices, same-gender pairs, room acoustics.
+reference), which are harder: more voices, same-gender pairs, room acoustics;
+``recast`` and ``recast2`` are the same twelve scripts with other voice pairs
+(``tests/fixtures/realistic_recast*``), never used to choose a diarization setting.
 
 Run ``python -m bench.degraded`` (``--help`` for options). Results are cached
 per source, condition, recipe and reference in ``--cache-dir`` so reruns are cheap.
@@ -66,6 +68,8 @@ REALISTIC_SETS = {
     "dev": FIXTURES / "realistic",
     "heldout": FIXTURES / "realistic_heldout",
     "fresh": FIXTURES / "realistic_fresh",
+    "recast": FIXTURES / "realistic_recast",
+    "recast2": FIXTURES / "realistic_recast2",
 }
 
 Samples = npt.NDArray[np.float32]

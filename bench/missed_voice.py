@@ -249,7 +249,11 @@ def argument_parser(description: str, *, default_cache: Path) -> argparse.Argume
     """The options of a bench over :func:`recordings`: ``--sets`` and ``--cache``."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
-        "--sets", nargs="+", default=list(REALISTIC_SETS), choices=list(REALISTIC_SETS)
+        "--sets",
+        nargs="+",
+        default=["dev", "heldout", "fresh"],
+        choices=list(REALISTIC_SETS),
+        help="default: dev heldout fresh (the recast sets on request)",
     )
     parser.add_argument("--cache", type=Path, default=default_cache)
     return parser

@@ -95,6 +95,13 @@ def test_realistic_sources_are_the_mono_mixes_with_their_planted_turns() -> None
     assert first.reference[0] == Turn(1.093, 5.243, "counselor")
 
 
+def test_the_recast_sets_are_sources_too() -> None:
+    # Each recast set is the twelve scripts again, under its own prefix.
+    for set_name in ("recast", "recast2"):
+        names = [s.name for s in realistic_sources([set_name])]
+        assert len(names) == 12 and all(n.startswith(f"{set_name}_") for n in names)
+
+
 def test_pink_noise_has_unit_rms_and_falls_with_frequency() -> None:
     noise = pink_noise(1 << 16, seed=3)
     assert float(np.sqrt(np.mean(noise.astype(np.float64) ** 2))) == pytest.approx(1.0, rel=1e-5)
