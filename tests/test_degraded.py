@@ -347,11 +347,11 @@ def test_two_similar_voices_on_a_noisy_phone_line_are_flagged_not_reported() -> 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: a breathy voice the segmentation partly misses gives a talk share "
-    "0.13 off on AMR-NB with the check saying good (docs/benchmarks.md, docs/diarization.md)",
-)
 def test_a_partly_missed_voice_is_not_reported_confidently() -> None:
+    # A breathy voice the segmentation partly misses: the talk share is 0.13 off on
+    # AMR-NB. Until the agreement limit went to 0.84 the check said `good` (a known
+    # gap, then an expected failure); the two clusterings agree on 82 % of the speech.
     score = _realistic_score("kokoro_exercise", "amr_nb_12k2")
+    assert score.share_error > 0.10
+    assert score.quality in ("doubtful", "poor")
     assert not score.confidently_wrong
