@@ -458,11 +458,20 @@ def _other(role: str) -> str:
     return CLIENT if role == COUNSELOR else COUNSELOR
 
 
-def _join(segments: Sequence[Interval], gap_s: float, blockers: Sequence[float]) -> list[Interval]:
+def _join(
+    segments: Sequence[Interval],
+    gap_s: float,
+    blockers: Sequence[float],
+    *,
+    talked_through: _Speech | None = None,
+    yield_pause_s: float = math.inf,
+) -> list[Interval]:
     """Join consecutive segments whose pause is shorter than ``gap_s``.
 
     A pause is not bridged when one of the sorted ``blockers`` (onsets of the
-    other role's floor turns) falls inside it, ends included.
+    other role's floor turns) falls inside it, ends included, or when it lasts
+    ``yield_pause_s`` or more and one segment of ``talked_through`` (the other
+    role's speech in its floor turns) spans all of it.
     """
     out: list[Interval] = []
     for start, end in segments:
@@ -470,6 +479,9 @@ def _join(segments: Sequence[Interval], gap_s: float, blockers: Sequence[float])
             prev_start, prev_end = out[-1]
             i = bisect.bisect_left(blockers, prev_end)
             blocked = i < len(blockers) and blockers[i] <= start
+            if talked_through is not None and start - prev_end >= yield_pause_s:
+                k = bisect.bisect_right(talked_through.starts, prev_end) - 1
+                blocked = blocked or (k >= 0 and talked_through.ends[k] >= start)
             if start - prev_end < gap_s and not blocked:
                 out[-1] = (prev_start, end)
                 continue
@@ -549,7 +561,9 @@ def floor_stretches(
     1. Each role's speech (the union of its turns) is joined across pauses
        shorter than ``merge_gap_s``, and each stretch is classified (below).
     2. The joining is redone, except across a pause in which the other role
-       begins a floor turn found in step 1; the result is classified again.
+       begins a floor turn found in step 1, or one of ``yield_pause_s`` or more
+       that the other role talks all through in such a floor turn (the speaker
+       yielded there); the result is classified again.
 
     3. With ``cut_off_tails`` (the default), a cut-off tail is joined back
        (:func:`_rejoin_cut_off_tails`).
@@ -567,16 +581,34 @@ def floor_stretches(
         words,
         config,
     )
-    onsets = {
-        role: sorted(s.start for s in first if s.role == role and not s.backchannel)
+    floors = {
+        role: [(s.start, s.end) for s in first if s.role == role and not s.backchannel]
         for role in ROLES
     }
     spans = {
-        role: _join(speech[role].segments, config.merge_gap_s, onsets[_other(role)])
+        role: _join(
+            speech[role].segments,
+            config.merge_gap_s,
+            [start for start, _ in floors[_other(role)]],
+            talked_through=_Speech(_within(speech[_other(role)].segments, floors[_other(role)])),
+            yield_pause_s=config.yield_pause_s,
+        )
         for role in ROLES
     }
     second = _classify(spans, speech, words, config)
     return tuple(_rejoin_cut_off_tails(second, words, config) if config.cut_off_tails else second)
+
+
+def _within(segments: Sequence[Interval], spans: Sequence[Interval]) -> list[Interval]:
+    """The ``segments`` that lie inside one of the sorted ``spans`` (each segment of a
+    role's speech lies wholly inside one of its stretches, or outside all)."""
+    starts = [start for start, _ in spans]
+    out = []
+    for start, end in segments:
+        i = bisect.bisect_right(starts, start) - 1
+        if i >= 0 and end <= spans[i][1]:
+            out.append((start, end))
+    return out
 
 
 SWITCH_TOLERANCE_S = 0.02

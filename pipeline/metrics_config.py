@@ -147,6 +147,13 @@ class MetricsConfig:
     # Floor turns
     merge_gap_s: float = 1.0
     """Same-role speech separated by a pause shorter than this is one turn."""
+    yield_pause_s: float = 0.6
+    """A pause at least this long, shorter than ``merge_gap_s``, ends a floor turn when the
+    other role talks all through it in a floor turn of its own: a speaker who falls
+    silent while the other holds the floor has yielded it, however soon they come back
+    (``inf`` turns this off). Without it, a cut-off speaker who came back within
+    ``merge_gap_s`` seemed to hold the floor, and the interruption was counted as an
+    attempt (docs/metrics.md, "A pause the other party talks through")."""
     monologue_s: float = 60.0
     """A counselor turn longer than this is counted in ``counselor_turns_over_60s``."""
 
@@ -253,6 +260,11 @@ class MetricsConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"MetricsConfig.{name} must be zero or more, got {value!r}")
+        if not self.yield_pause_s > 0:
+            raise ValueError(
+                "MetricsConfig.yield_pause_s must be a positive number of seconds (inf: off), "
+                f"got {self.yield_pause_s!r}"
+            )
         if not self.quiet_voice_gap_db > 0:
             raise ValueError(
                 "MetricsConfig.quiet_voice_gap_db must be a positive number of dB (inf: off), "

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/make_realistic_fixtures.py VOICES_DIR [--set dev|heldout|fresh|recast|recast2|spanish] [--out DIR]
+    python scripts/make_realistic_fixtures.py VOICES_DIR [--set dev|heldout|fresh|recast|recast2|recast3|spanish] [--out DIR]
 
 ``--set dev`` (default) makes the four dialogues in ``tests/fixtures/realistic``
 on which the interruption and backchannel settings were chosen; ``--set
@@ -16,7 +16,9 @@ scripts of those three sets again with other voices and timings
 (``tests/fixtures/realistic_recast``), for a rule chosen after all three had been
 looked at; ``--set recast2`` makes them once more with other pairs and timings
 (``tests/fixtures/realistic_recast2``), for a change chosen after the recast set had been
-scored. ``--set spanish`` makes one
+scored; ``--set recast3`` a third time (``tests/fixtures/realistic_recast3``), with pairs
+none of the others had, for a change chosen after the second recast set had been scored.
+``--set spanish`` makes one
 session in Spanish in ``tests/fixtures/other_language`` (voices ``ef_dora.pt``
 and ``em_alex.pt`` from the same folder): a language the behaviour coder cannot read.
 
@@ -86,6 +88,8 @@ RECAST_SEED_OFFSET = 400
 """Recast dialogue ``i`` draws its timings from the seed ``[seed, 400 + i]``."""
 RECAST2_SEED_OFFSET = 500
 """Second-recast dialogue ``i`` draws its timings from the seed ``[seed, 500 + i]``."""
+RECAST3_SEED_OFFSET = 600
+"""Third-recast dialogue ``i`` draws its timings from the seed ``[seed, 600 + i]``."""
 SETS: dict[str, tuple[str, int]] = {
     "dev": ("tests/fixtures/realistic", 0),
     "heldout": ("tests/fixtures/realistic_heldout", HELDOUT_SEED_OFFSET),
@@ -93,6 +97,7 @@ SETS: dict[str, tuple[str, int]] = {
     "spanish": ("tests/fixtures/other_language", 300),
     "recast": ("tests/fixtures/realistic_recast", RECAST_SEED_OFFSET),
     "recast2": ("tests/fixtures/realistic_recast2", RECAST2_SEED_OFFSET),
+    "recast3": ("tests/fixtures/realistic_recast3", RECAST3_SEED_OFFSET),
 }
 """Per ``--set``: the default output folder and the seed offset."""
 BACKCHANNEL_PHONEMES = {"mm-hmm": "mˈmhˈm", "uh-huh": "ˈʌhˈʌ"}
@@ -997,6 +1002,29 @@ completion rule's trailing test (``docs/metrics.md``, "Trailing speech after the
 completing word") was changed on the four other sets, to check that change on pairs and
 timings no one had seen; only for reporting."""
 
+RECAST3_VOICES: dict[str, tuple[str, str]] = {
+    "kokoro_drinking": ("am_fenrir", "bf_alice"),
+    "kokoro_smoking": ("af_nova", "bf_lily"),
+    "kokoro_diabetes": ("am_michael", "bm_daniel"),
+    "kokoro_sleep": ("bm_george", "af_heart"),
+    "kokoro_exercise": ("af_sarah", "am_onyx"),
+    "kokoro_gambling": ("am_echo", "am_adam"),
+    "kokoro_anxiety": ("af_aoede", "af_jessica"),
+    "kokoro_medication": ("am_puck", "af_river"),
+    "kokoro_cannabis": ("af_sky", "af_alloy"),
+    "kokoro_spending": ("bm_fable", "am_liam"),
+    "kokoro_physio": ("am_santa", "bf_emma"),
+    "kokoro_gaming": ("bf_isabella", "am_eric"),
+}
+"""Counselor and client voice of each third-recast dialogue: a pair no set had for any
+script, same-gender pairs kept same-gender."""
+
+RECAST3 = recast("recast3", RECAST3_VOICES)
+"""Third-recast dialogues (``--set recast3``, ``tests/fixtures/realistic_recast3``): the
+twelve scripts once more with other voices and timings, made on 2026-12-02 before the
+yielding-pause rule (``docs/metrics.md``, "A pause the other party talks through") was
+chosen on the other sets, to check it once; only for reporting."""
+
 SPANISH: tuple[Dialogue, ...] = (
     Dialogue(
         name="kokoro_es_smoking",
@@ -1468,7 +1496,8 @@ def main(argv: list[str] | None = None) -> int:
         choices=tuple(SETS),
         default="dev",
         help="dev: the four dialogues the measures were tuned on; heldout, fresh: four others;"
-        " recast, recast2: all twelve scripts with other voices and timings (reporting only)",
+        " recast, recast2, recast3: all twelve scripts with other voices and timings"
+        " (reporting only)",
     )
     parser.add_argument("--out", type=Path, help="default: the set's folder in tests/fixtures")
     parser.add_argument("--seed", type=int, default=20261130)
@@ -1482,6 +1511,7 @@ def main(argv: list[str] | None = None) -> int:
         "spanish": SPANISH,
         "recast": RECAST,
         "recast2": RECAST2,
+        "recast3": RECAST3,
     }[args.set]
     folder, seed_offset = SETS[args.set]
     if args.out is None:

@@ -388,6 +388,46 @@ def test_speaker_who_pauses_briefly_and_goes_on_did_not_yield() -> None:
     assert m.interruptions.overlap_attempts_by_client == 1
 
 
+def test_a_pause_the_other_party_talks_through_ends_the_turn() -> None:
+    # The counselor stops at 11 (1 s after the client's onset) and is silent for
+    # 0.7 s while the client talks all through the pause: the counselor yielded
+    # (an interruption by the client), and came back over the client at 11.7;
+    # the client holds on 2.3 s, longer than the yield window: an attempt.
+    turns = [Turn(0.0, 11.0, C), Turn(11.7, 20.0, C), Turn(10.0, 14.0, CL)]
+    m = metrics(turns, [utt(CL, 10.0, LONG_CLIENT)])
+    assert m.interruptions.client_interrupts_counselor == 1
+    assert m.interruptions.overlap_attempts_by_counselor == 1
+    assert m.counselor.turns == 2
+
+
+def test_a_pause_the_other_party_does_not_talk_through_is_bridged() -> None:
+    # The client stops at 11.5, before the counselor resumes at 11.8: the pause
+    # is the counselor's own, and the counselor held the floor.
+    turns = [Turn(0.0, 11.0, C), Turn(11.8, 20.0, C), Turn(10.0, 11.5, CL)]
+    m = metrics(turns, [utt(CL, 10.0, "but I really think that")])
+    assert m.interruptions.client_interrupts_counselor == 0
+    assert m.interruptions.overlap_attempts_by_client == 1
+    assert m.counselor.turns == 1
+
+
+def test_a_backchannel_through_a_pause_does_not_end_the_turn() -> None:
+    # "mm-hmm" from 10.9 to 11.8 spans the counselor's 0.7-s pause, but a
+    # listener response does not take the floor.
+    turns = [Turn(0.0, 11.0, C), Turn(11.7, 20.0, C), Turn(10.9, 11.8, CL)]
+    m = metrics(turns, [utt(CL, 10.9, "mm-hmm")])
+    assert m.counselor.turns == 1
+    assert m.client.backchannels == 1
+    assert m.interruptions.events == ()
+
+
+def test_the_yielding_pause_can_be_turned_off() -> None:
+    turns = [Turn(0.0, 11.0, C), Turn(11.7, 20.0, C), Turn(10.0, 14.0, CL)]
+    off = dataclasses.replace(DEFAULT_METRICS_CONFIG, yield_pause_s=math.inf)
+    m = metrics(turns, [utt(CL, 10.0, LONG_CLIENT)], config=off)
+    assert m.interruptions.client_interrupts_counselor == 0
+    assert m.interruptions.overlap_attempts_by_client == 1
+
+
 def test_starting_in_a_pause_is_not_an_interruption() -> None:
     turns = [Turn(0.0, 10.0, C), Turn(10.3, 20.0, CL), Turn(10.8, 12.0, C)]
     m = metrics(turns, [utt(C, 10.8, "and another thing is")])
