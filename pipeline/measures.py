@@ -463,15 +463,14 @@ def _join(
     gap_s: float,
     blockers: Sequence[float],
     *,
-    talked_through: _Speech | None = None,
-    yield_pause_s: float = math.inf,
+    yielded: Callable[[Interval, float], bool] | None = None,
 ) -> list[Interval]:
     """Join consecutive segments whose pause is shorter than ``gap_s``.
 
     A pause is not bridged when one of the sorted ``blockers`` (onsets of the
-    other role's floor turns) falls inside it, ends included, or when it lasts
-    ``yield_pause_s`` or more and one segment of ``talked_through`` (the other
-    role's speech in its floor turns) spans all of it.
+    other role's floor turns) falls inside it, ends included, or when
+    ``yielded(stretch so far, end of the pause)`` says the speaker gave up the
+    floor there (:func:`_yielding`).
     """
     out: list[Interval] = []
     for start, end in segments:
@@ -479,14 +478,44 @@ def _join(
             prev_start, prev_end = out[-1]
             i = bisect.bisect_left(blockers, prev_end)
             blocked = i < len(blockers) and blockers[i] <= start
-            if talked_through is not None and start - prev_end >= yield_pause_s:
-                k = bisect.bisect_right(talked_through.starts, prev_end) - 1
-                blocked = blocked or (k >= 0 and talked_through.ends[k] >= start)
+            blocked = blocked or (yielded is not None and yielded(out[-1], start))
             if start - prev_end < gap_s and not blocked:
                 out[-1] = (prev_start, end)
                 continue
         out.append((start, end))
     return out
+
+
+def _yielding(
+    words: _Words, talked_through: _Speech, config: MetricsConfig
+) -> Callable[[Interval, float], bool]:
+    """Whether a speaker whose floor turn so far is ``stretch`` yielded in the pause
+    from its end to ``resume``: the pause lasts ``yield_pause_s`` or more, one segment
+    of ``talked_through`` (the other role's speech inside its floor turns) spans all
+    of it, and the turn so far is long enough to hold the floor on its own.
+
+    The last condition keeps a diarization that breaks the interrupter's first
+    words into slivers (the interrupted voice heard between them) from cutting
+    the interrupter's turn into backchannels.
+    """
+
+    def yielded(stretch: Interval, resume: float) -> bool:
+        start, end = stretch
+        if resume - end < config.yield_pause_s:
+            return False
+        k = bisect.bisect_right(talked_through.starts, end) - 1
+        if k < 0 or talked_through.ends[k] < resume:
+            return False
+        return not _short(words, start, end, config)
+
+    return yielded
+
+
+def _short(words: _Words, start: float, end: float, config: MetricsConfig) -> bool:
+    """Whether the stretch ``[start, end]`` with the role's ``words`` is short
+    (:func:`is_short_response`)."""
+    tokens = [t for w in words.between(start, end) for t in tokenize(w.text)]
+    return is_short_response(end - start, tokens, config=config)
 
 
 class _Speech:
@@ -526,8 +555,7 @@ def _classify(
         own, other = speech[role], speech[_other(role)]
         for start, end in spans[role]:
             inside = words[role].between(start, end)
-            tokens = [t for w in inside for t in tokenize(w.text)]
-            short = is_short_response(end - start, tokens, config=config)
+            short = _short(words[role], start, end, config)
             context = overlap_length(other.segments, start, end) > 0 or _sandwiched(
                 start, end, own, other
             )
@@ -590,8 +618,11 @@ def floor_stretches(
             speech[role].segments,
             config.merge_gap_s,
             [start for start, _ in floors[_other(role)]],
-            talked_through=_Speech(_within(speech[_other(role)].segments, floors[_other(role)])),
-            yield_pause_s=config.yield_pause_s,
+            yielded=_yielding(
+                words[role],
+                _Speech(_within(speech[_other(role)].segments, floors[_other(role)])),
+                config,
+            ),
         )
         for role in ROLES
     }

@@ -149,9 +149,10 @@ class MetricsConfig:
     """Same-role speech separated by a pause shorter than this is one turn."""
     yield_pause_s: float = 0.6
     """A pause at least this long, shorter than ``merge_gap_s``, ends a floor turn when the
-    other role talks all through it in a floor turn of its own: a speaker who falls
-    silent while the other holds the floor has yielded it, however soon they come back
-    (``inf`` turns this off). Without it, a cut-off speaker who came back within
+    other role talks all through it in a floor turn of its own, and the turn before it
+    is long enough to hold the floor (not short in the backchannel sense): a speaker
+    who falls silent while the other holds the floor has yielded it, however soon they
+    come back (``inf`` turns this off). Without it, a cut-off speaker who came back within
     ``merge_gap_s`` seemed to hold the floor, and the interruption was counted as an
     attempt (docs/metrics.md, "A pause the other party talks through")."""
     monologue_s: float = 60.0

@@ -420,6 +420,17 @@ def test_a_backchannel_through_a_pause_does_not_end_the_turn() -> None:
     assert m.interruptions.events == ()
 
 
+def test_a_sliver_before_a_pause_does_not_yield() -> None:
+    # The diarization heard 0.5 s of the client at the onset, then the counselor
+    # through a 0.7-s pause of the client: too little to have held the floor, so
+    # the client's turn is not cut there (its first piece would be a backchannel).
+    turns = [Turn(0.0, 12.0, C), Turn(10.0, 10.5, CL), Turn(11.2, 20.0, CL)]
+    m = metrics(turns, [utt(C, 0.0, LONG_CLIENT), utt(CL, 11.2, LONG_CLIENT)])
+    assert m.client.turns == 1
+    assert m.client.backchannels == 0
+    assert m.interruptions.client_interrupts_counselor == 1
+
+
 def test_the_yielding_pause_can_be_turned_off() -> None:
     turns = [Turn(0.0, 11.0, C), Turn(11.7, 20.0, C), Turn(10.0, 14.0, CL)]
     off = dataclasses.replace(DEFAULT_METRICS_CONFIG, yield_pause_s=math.inf)
