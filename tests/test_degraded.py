@@ -97,7 +97,7 @@ def test_realistic_sources_are_the_mono_mixes_with_their_planted_turns() -> None
 
 def test_the_recast_sets_are_sources_too() -> None:
     # Each recast set is the twelve scripts again, under its own prefix.
-    for set_name in ("recast", "recast2"):
+    for set_name in ("recast", "recast2", "recast3"):
         names = [s.name for s in realistic_sources([set_name])]
         assert len(names) == 12 and all(n.startswith(f"{set_name}_") for n in names)
 
