@@ -321,8 +321,13 @@ def score_turns(
     )
 
 
+BUILTIN_SOURCES = ("sample_call", "dialogue_client_led", "dialogue_counselor_led")
+"""The recordings :func:`sources` knows, in its order."""
+
+
 def sources(names: Sequence[str] | None = None) -> list[Source]:
-    """The real sample call and the two synthesized mono dialogues (16 kHz)."""
+    """The real sample call and the two synthesized mono dialogues (16 kHz): all of them
+    by default, those in ``names`` otherwise (none for an empty sequence)."""
     sample = pyannote_sample_dir()
     paths = {
         "sample_call": (sample / "sample.wav", sample / "sample.rttm"),
@@ -335,7 +340,7 @@ def sources(names: Sequence[str] | None = None) -> list[Source]:
             FIXTURES / "dialogue_counselor_led.rttm",
         ),
     }
-    chosen = names or list(paths)
+    chosen = BUILTIN_SOURCES if names is None else names
     result = []
     for name in chosen:
         wav, rttm = paths[name]
@@ -503,7 +508,12 @@ def summary(scores: Sequence[Score]) -> Mapping[str, float]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sources", nargs="*", help="subset of sources (default: all)")
+    parser.add_argument(
+        "--sources",
+        nargs="*",
+        choices=BUILTIN_SOURCES,
+        help="subset of the built-in recordings (default: all; none if given without names)",
+    )
     parser.add_argument(
         "--realistic",
         nargs="*",

@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.degraded import (
+    BUILTIN_SOURCES,
     COLLAPSE_SHARE,
     CONDITIONS_BY_NAME,
     CONFIDENT_WRONG_SHARE_ERROR,
@@ -29,6 +30,7 @@ from bench.degraded import (
     pink_noise,
     realistic_sources,
     share_error,
+    sources,
     summary,
     table,
     talk_shares,
@@ -93,6 +95,12 @@ def test_realistic_sources_are_the_mono_mixes_with_their_planted_turns() -> None
     assert first.samples.ndim == 1
     assert {t.speaker for t in first.reference} == {"counselor", "client"}
     assert first.reference[0] == Turn(1.093, 5.243, "counselor")
+
+
+def test_sources_are_all_builtins_by_default_and_none_when_the_list_is_empty() -> None:
+    assert [s.name for s in sources()] == list(BUILTIN_SOURCES)
+    assert sources([]) == []
+    assert [s.name for s in sources(["dialogue_client_led"])] == ["dialogue_client_led"]
 
 
 def test_the_recast_sets_are_sources_too() -> None:
@@ -163,7 +171,7 @@ def test_uem_and_multi_recording_rttm_are_read_per_uri() -> None:
 
 @pytest.fixture(scope="module")
 def degraded_scores() -> dict[str, Score]:
-    from bench.degraded import default_diarizer, evaluate, sources
+    from bench.degraded import default_diarizer, evaluate
 
     conditions = [CONDITIONS_BY_NAME[n] for n in ("clean", *SLOW_CONDITIONS)]
     scores = evaluate(
