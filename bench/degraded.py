@@ -23,7 +23,7 @@ Sources: the real sample call and the two espeak dialogues by default;
 ``--realistic dev heldout fresh`` adds the mono mixes of the neural-voice
 dialogues in ``tests/fixtures/realistic*`` (their planted segments are the
 reference), which are harder: more voices, same-gender pairs, room acoustics;
-``recast``, ``recast2`` and ``recast3`` are the same twelve scripts with other voice pairs
+``recast`` to ``recast4`` are the same twelve scripts with other voice pairs
 (``tests/fixtures/realistic_recast*``), never used to choose a diarization setting.
 
 Run ``python -m bench.degraded`` (``--help`` for options). Results are cached
@@ -71,6 +71,7 @@ REALISTIC_SETS = {
     "recast": FIXTURES / "realistic_recast",
     "recast2": FIXTURES / "realistic_recast2",
     "recast3": FIXTURES / "realistic_recast3",
+    "recast4": FIXTURES / "realistic_recast4",
 }
 
 Samples = npt.NDArray[np.float32]

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/make_realistic_fixtures.py VOICES_DIR [--set dev|heldout|fresh|recast|recast2|recast3|spanish] [--out DIR]
+    python scripts/make_realistic_fixtures.py VOICES_DIR [--set dev|heldout|fresh|recast|recast2|recast3|recast4|spanish] [--out DIR]
 
 ``--set dev`` (default) makes the four dialogues in ``tests/fixtures/realistic``
 on which the interruption and backchannel settings were chosen; ``--set
@@ -17,8 +17,9 @@ scripts of those three sets again with other voices and timings
 looked at; ``--set recast2`` makes them once more with other pairs and timings
 (``tests/fixtures/realistic_recast2``), for a change chosen after the recast set had been
 scored; ``--set recast3`` a third time (``tests/fixtures/realistic_recast3``), with pairs
-none of the others had, for a change chosen after the second recast set had been scored.
-``--set spanish`` makes one
+none of the others had, for a change chosen after the second recast set had been scored;
+``--set recast4`` a fourth time (``tests/fixtures/realistic_recast4``), for a change chosen
+after the third had been scored. ``--set spanish`` makes one
 session in Spanish in ``tests/fixtures/other_language`` (voices ``ef_dora.pt``
 and ``em_alex.pt`` from the same folder): a language the behaviour coder cannot read.
 
@@ -90,6 +91,8 @@ RECAST2_SEED_OFFSET = 500
 """Second-recast dialogue ``i`` draws its timings from the seed ``[seed, 500 + i]``."""
 RECAST3_SEED_OFFSET = 600
 """Third-recast dialogue ``i`` draws its timings from the seed ``[seed, 600 + i]``."""
+RECAST4_SEED_OFFSET = 700
+"""Fourth-recast dialogue ``i`` draws its timings from the seed ``[seed, 700 + i]``."""
 SETS: dict[str, tuple[str, int]] = {
     "dev": ("tests/fixtures/realistic", 0),
     "heldout": ("tests/fixtures/realistic_heldout", HELDOUT_SEED_OFFSET),
@@ -98,6 +101,7 @@ SETS: dict[str, tuple[str, int]] = {
     "recast": ("tests/fixtures/realistic_recast", RECAST_SEED_OFFSET),
     "recast2": ("tests/fixtures/realistic_recast2", RECAST2_SEED_OFFSET),
     "recast3": ("tests/fixtures/realistic_recast3", RECAST3_SEED_OFFSET),
+    "recast4": ("tests/fixtures/realistic_recast4", RECAST4_SEED_OFFSET),
 }
 """Per ``--set``: the default output folder and the seed offset."""
 BACKCHANNEL_PHONEMES = {"mm-hmm": "mˈmhˈm", "uh-huh": "ˈʌhˈʌ"}
@@ -1025,6 +1029,28 @@ twelve scripts once more with other voices and timings, made on 2026-12-02 befor
 yielding-pause rule (``docs/metrics.md``, "A pause the other party talks through") was
 chosen on the other sets, to check it once; only for reporting."""
 
+RECAST4_VOICES: dict[str, tuple[str, str]] = {
+    "kokoro_drinking": ("am_echo", "af_aoede"),
+    "kokoro_smoking": ("af_heart", "af_river"),
+    "kokoro_diabetes": ("bm_george", "am_puck"),
+    "kokoro_sleep": ("af_alloy", "bm_lewis"),
+    "kokoro_exercise": ("bf_emma", "am_adam"),
+    "kokoro_gambling": ("bm_daniel", "am_eric"),
+    "kokoro_anxiety": ("bf_lily", "af_sarah"),
+    "kokoro_medication": ("am_onyx", "af_sky"),
+    "kokoro_cannabis": ("af_jessica", "bf_isabella"),
+    "kokoro_spending": ("am_santa", "bm_fable"),
+    "kokoro_physio": ("af_nova", "am_fenrir"),
+    "kokoro_gaming": ("am_michael", "bf_alice"),
+}
+"""Counselor and client voice of each fourth-recast dialogue: again a pair no set had for
+any script, same-gender pairs kept same-gender."""
+
+RECAST4 = recast("recast4", RECAST4_VOICES)
+"""Fourth-recast dialogues (``--set recast4``, ``tests/fixtures/realistic_recast4``): made
+on 2026-12-02 after the third recast set had been scored once and before anything was
+chosen on its errors, to check such a change once; only for reporting."""
+
 SPANISH: tuple[Dialogue, ...] = (
     Dialogue(
         name="kokoro_es_smoking",
@@ -1496,7 +1522,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=tuple(SETS),
         default="dev",
         help="dev: the four dialogues the measures were tuned on; heldout, fresh: four others;"
-        " recast, recast2, recast3: all twelve scripts with other voices and timings"
+        " recast, recast2, recast3, recast4: all twelve scripts with other voices and timings"
         " (reporting only)",
     )
     parser.add_argument("--out", type=Path, help="default: the set's folder in tests/fixtures")
@@ -1512,6 +1538,7 @@ def main(argv: list[str] | None = None) -> int:
         "recast": RECAST,
         "recast2": RECAST2,
         "recast3": RECAST3,
+        "recast4": RECAST4,
     }[args.set]
     folder, seed_offset = SETS[args.set]
     if args.out is None:

@@ -105,7 +105,7 @@ def test_sources_are_all_builtins_by_default_and_none_when_the_list_is_empty() -
 
 def test_the_recast_sets_are_sources_too() -> None:
     # Each recast set is the twelve scripts again, under its own prefix.
-    for set_name in ("recast", "recast2", "recast3"):
+    for set_name in ("recast", "recast2", "recast3", "recast4"):
         names = [s.name for s in realistic_sources([set_name])]
         assert len(names) == 12 and all(n.startswith(f"{set_name}_") for n in names)
 

@@ -33,12 +33,14 @@ RECAST2 = Path(__file__).parent / "fixtures" / "realistic_recast2"
 RECAST2_TRUTHS = sorted(RECAST2.glob("*.truth.json"))
 RECAST3 = Path(__file__).parent / "fixtures" / "realistic_recast3"
 RECAST3_TRUTHS = sorted(RECAST3.glob("*.truth.json"))
+RECAST4 = Path(__file__).parent / "fixtures" / "realistic_recast4"
+RECAST4_TRUTHS = sorted(RECAST4.glob("*.truth.json"))
 MEASURED_TRUTHS = TRUTHS + HELDOUT_TRUTHS + FRESH_TRUTHS
 """Sets made before the generator recorded pauses: their pauses were measured on the
 committed audio (``scripts/measure_fixture_pauses.py``). The recast set's come from the
 generator, measured on each clean sentence (a pause under noise is found there only), as
-do the second and third recast sets'."""
-ALL_TRUTHS = MEASURED_TRUTHS + RECAST_TRUTHS + RECAST2_TRUTHS + RECAST3_TRUTHS
+do the later recast sets'."""
+ALL_TRUTHS = MEASURED_TRUTHS + RECAST_TRUTHS + RECAST2_TRUTHS + RECAST3_TRUTHS + RECAST4_TRUTHS
 
 
 def truth(path: Path) -> dict[str, Any]:
@@ -125,8 +127,18 @@ def _by_script(paths: list[Path], prefix: str) -> dict[str, dict[str, Any]]:
             "recast3_",
             ((RECAST_TRUTHS, "recast_"), (RECAST2_TRUTHS, "recast2_")),
         ),
+        (
+            RECAST4,
+            RECAST4_TRUTHS,
+            "recast4_",
+            (
+                (RECAST_TRUTHS, "recast_"),
+                (RECAST2_TRUTHS, "recast2_"),
+                (RECAST3_TRUTHS, "recast3_"),
+            ),
+        ),
     ],
-    ids=["recast", "recast2", "recast3"],
+    ids=["recast", "recast2", "recast3", "recast4"],
 )
 def test_a_recast_set_gives_every_script_new_voices_and_timings(
     folder: Path,
@@ -155,14 +167,24 @@ def test_a_recast_set_gives_every_script_new_voices_and_timings(
     assert sum(f.stat().st_size for f in folder.iterdir()) < 6_000_000
 
 
-def test_the_third_recast_set_has_no_pair_any_set_had() -> None:
-    # Not only new for its script: no set had the pair for any script.
-    def pairs(paths: list[Path]) -> set[frozenset[str]]:
-        return {frozenset(truth(p)["voices"].values()) for p in paths}
+def _pairs(paths: list[Path]) -> set[frozenset[str]]:
+    return {frozenset(truth(p)["voices"].values()) for p in paths}
 
-    earlier = pairs(MEASURED_TRUTHS) | pairs(RECAST_TRUTHS) | pairs(RECAST2_TRUTHS)
-    assert len(pairs(RECAST3_TRUTHS)) == 12
-    assert not pairs(RECAST3_TRUTHS) & earlier
+
+@pytest.mark.parametrize(
+    ("paths", "earlier"),
+    [
+        (RECAST3_TRUTHS, MEASURED_TRUTHS + RECAST_TRUTHS + RECAST2_TRUTHS),
+        (RECAST4_TRUTHS, MEASURED_TRUTHS + RECAST_TRUTHS + RECAST2_TRUTHS + RECAST3_TRUTHS),
+    ],
+    ids=["recast3", "recast4"],
+)
+def test_the_later_recast_sets_have_no_pair_any_earlier_set_had(
+    paths: list[Path], earlier: list[Path]
+) -> None:
+    # Not only new for its script: no earlier set had the pair for any script.
+    assert len(_pairs(paths)) == 12
+    assert not _pairs(paths) & _pairs(earlier)
 
 
 def test_the_first_recast_set_brings_in_four_new_voices() -> None:
