@@ -222,3 +222,24 @@ def test_splitting_and_reordering_turns_changes_nothing(
     rng.shuffle(utterances)
     recut = Session(turns, utterances, session.duration_s)
     assert recut.metrics().to_dict() == session.metrics().to_dict()
+
+
+@fast
+@given(sessions())
+def test_the_yielding_pause_only_cuts_floor_turns(session: Session) -> None:
+    # The rule only refuses to bridge pauses: every stretch it draws lies inside a
+    # stretch of the same role drawn without it, and no speech changes hands.
+    from pipeline.measures import floor_stretches
+    from pipeline.metrics_config import DEFAULT_METRICS_CONFIG
+
+    off = dataclasses.replace(DEFAULT_METRICS_CONFIG, yield_pause_s=float("inf"))
+    with_rule = floor_stretches(session.turns, session.utterances)
+    without = floor_stretches(session.turns, session.utterances, config=off)
+    for s in with_rule:
+        assert any(o.role == s.role and o.start <= s.start and s.end <= o.end for o in without), s
+    metrics_off = compute_metrics(
+        session.turns, session.utterances, duration_s=session.duration_s, config=off
+    )
+    metrics_on = session.metrics()
+    assert metrics_on.counselor.speech_s == metrics_off.counselor.speech_s
+    assert metrics_on.client.speech_s == metrics_off.client.speech_s
