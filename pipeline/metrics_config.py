@@ -286,10 +286,18 @@ class MetricsConfig:
             raise ValueError("MetricsConfig.terminal_overlap_s must not exceed yield_window_s")
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the settings as a JSON-serialisable dict (tuples become lists)."""
-        return {
-            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
-        }
+        """Return the settings as a JSON-serialisable dict: tuples become lists, and a
+        setting turned off with ``inf`` the string ``"inf"`` (strict JSON has no infinity,
+        and ``session.json`` must load anywhere)."""
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(self).items()}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
 
 
 DEFAULT_METRICS_CONFIG = MetricsConfig()

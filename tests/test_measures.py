@@ -431,6 +431,15 @@ def test_a_sliver_before_a_pause_does_not_yield() -> None:
     assert m.interruptions.client_interrupts_counselor == 1
 
 
+def test_settings_turned_off_with_inf_stay_strict_json() -> None:
+    off = dataclasses.replace(DEFAULT_METRICS_CONFIG, yield_pause_s=math.inf)
+    settings = off.to_dict()
+    assert settings["yield_pause_s"] == "inf"
+    assert settings["merge_gap_s"] == 1.0
+    assert isinstance(settings["backchannel_lexicon"], list)
+    json.dumps(settings, allow_nan=False)
+
+
 def test_the_yielding_pause_can_be_turned_off() -> None:
     turns = [Turn(0.0, 11.0, C), Turn(11.7, 20.0, C), Turn(10.0, 14.0, CL)]
     off = dataclasses.replace(DEFAULT_METRICS_CONFIG, yield_pause_s=math.inf)
