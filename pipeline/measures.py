@@ -489,8 +489,9 @@ def _join(
 def _yielding(
     words: _Words, talked_through: _Speech, config: MetricsConfig
 ) -> Callable[[Interval, float], bool]:
-    """Whether a speaker whose floor turn so far is ``stretch`` yielded in the pause
-    from its end to ``resume``: the pause lasts ``yield_pause_s`` or more, one segment
+    """The test :func:`_join` asks at each pause: did a speaker whose floor turn so far is
+    ``stretch`` yield in the pause from its end to ``resume``? Yes when the pause lasts
+    ``yield_pause_s`` or more, one segment
     of ``talked_through`` (the other role's speech inside its floor turns) spans all
     of it, and the turn so far is long enough to hold the floor on its own.
 
